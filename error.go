@@ -14,6 +14,7 @@ import (
 
 // Error codes. Each maps to one HTTP status in the API layer.
 const (
+	EBADREQUEST   = "bad_request"  // the request cannot be read: bad JSON, unknown fields, bad query
 	EINVALID      = "invalid"      // the input is malformed or breaks a rule
 	ENOTFOUND     = "not_found"    // the named thing does not exist
 	ECONFLICT     = "conflict"     // a version or uniqueness conflict

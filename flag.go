@@ -331,7 +331,8 @@ const (
 	ActionTokenRevoke       = "token.revoke"
 )
 
-// AuditFilter selects audit entries. Zero fields do not filter.
+// AuditFilter selects audit entries. Zero fields do not filter. Since is
+// inclusive and Until exclusive. Limit defaults to 100 and is capped at 1000.
 type AuditFilter struct {
 	Kind   string
 	Key    string

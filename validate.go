@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"golang.org/x/mod/semver"
 )
 
 // MaxKeyLen is the longest key of a flag, variant, segment or environment.
@@ -227,24 +225,6 @@ func checkAttribute(a string) string {
 		return fmt.Sprintf("%q has leading or trailing spaces", a)
 	}
 	return ""
-}
-
-// ValidSemver reports whether s is a semantic version (an optional leading
-// "v", MAJOR.MINOR.PATCH, optional pre-release and build).
-func ValidSemver(s string) bool {
-	return semver.IsValid(canonicalSemver(s)) && strings.Count(strings.SplitN(strings.TrimPrefix(s, "v"), "-", 2)[0], ".") == 2
-}
-
-// CompareSemver compares two valid semantic versions like strings.Compare.
-func CompareSemver(a, b string) int {
-	return semver.Compare(canonicalSemver(a), canonicalSemver(b))
-}
-
-func canonicalSemver(s string) string {
-	if strings.HasPrefix(s, "v") {
-		return s
-	}
-	return "v" + s
 }
 
 func checkValue(t FlagType, raw json.RawMessage) string {

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ramp-flags/ramp"
+)
+
+func newRollbackCmd(a *app) *cobra.Command {
+	var env string
+	cmd := &cobra.Command{
+		Use:   "rollback FLAG",
+		Short: "Kill switch: serve the off variant to everyone now",
+		Long: `Kill switch. Turn the flag off in an environment: every user gets the off
+variant at once, and every connected SDK switches within milliseconds. The
+rollout percentage is reset to 0%, so a later "ramp set" starts from zero.
+A running rollout of the flag is aborted.`,
+		Example: `  ramp rollback checkout-v2
+  ramp rollback checkout-v2 --env staging`,
+		Args: argsExactly("FLAG"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := a.client().Rollback(cmd.Context(), args[0], env)
+			if err != nil {
+				return err
+			}
+			return a.render(f, func(w io.Writer) {
+				fmt.Fprintf(w, "%s in %s: rolled back, everyone gets %s\n", f.Key, env, f.OffVariantKey(env))
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&env, "env", "e", ramp.EnvProduction, "environment")
+	return cmd
+}

@@ -1,0 +1,699 @@
+// Package eval evaluates flags for an evaluation context. It is pure: no
+// I/O, no clock, no global state, so the server, the SDK and the CLI give
+// the same answer for the same input.
+//
+// A flag is compiled once per change (NewSnapshot or Compile) into a form
+// that evaluates without allocating in the common cases.
+//
+// # Buckets
+//
+// A percentage split places a context in one of ramp.BucketCount (100,000)
+// buckets: the 64-bit XXH3 hash of the stickiness value (the targeting key
+// unless the serve names another attribute), seeded with the XXH3 hash of
+// the flag's salt, reduced by multiply-shift: bucket = (h>>32 * 100000)>>32.
+// Allocations take consecutive ranges of buckets in split order, starting
+// at 0, so growing the first allocation only adds contexts to it, and
+// shrinking it removes the contexts with the highest buckets: the ones that
+// joined last. Flags have different salts, so their buckets are independent.
+package eval
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ramp-flags/ramp"
+	"github.com/zeebo/xxh3"
+)
+
+// Reason says why a value was served. The values are OpenFeature's.
+type Reason string
+
+// Reasons.
+const (
+	ReasonStatic         Reason = "STATIC"          // the flag serves one variant to everyone
+	ReasonTargetingMatch Reason = "TARGETING_MATCH" // a targeting rule matched
+	ReasonSplit          Reason = "SPLIT"           // a percentage split assigned the variant
+	ReasonDisabled       Reason = "DISABLED"        // the flag is off in the environment
+	ReasonDefault        Reason = "DEFAULT"         // no rule matched; the fallthrough variant
+	ReasonError          Reason = "ERROR"           // evaluation failed; see ErrorCode
+)
+
+// ErrorCode says why an evaluation failed. The values are OpenFeature's.
+type ErrorCode string
+
+// Error codes.
+const (
+	ErrFlagNotFound        ErrorCode = "FLAG_NOT_FOUND"
+	ErrParse               ErrorCode = "PARSE_ERROR"
+	ErrTypeMismatch        ErrorCode = "TYPE_MISMATCH"
+	ErrTargetingKeyMissing ErrorCode = "TARGETING_KEY_MISSING"
+	ErrInvalidContext      ErrorCode = "INVALID_CONTEXT"
+	ErrGeneral             ErrorCode = "GENERAL"
+)
+
+// Context is what a flag is evaluated for. TargetingKey identifies the
+// user (or request, device, ...); Attributes hold anything rules test:
+// strings, numbers, booleans, or lists of those (a clause matches a list
+// when it matches any element).
+type Context struct {
+	TargetingKey string
+	Attributes   map[string]any
+}
+
+// Result is the outcome of one evaluation. On failure Reason is
+// ReasonError, ErrorCode says why and Value is nil: the caller serves its
+// own default.
+type Result struct {
+	FlagKey      string
+	Variant      string
+	Value        any
+	Reason       Reason
+	ErrorCode    ErrorCode
+	ErrorMessage string
+	// RuleID is the ID of the rule that matched, if it had one.
+	RuleID string
+}
+
+// Flag is a flag compiled for one environment. It is immutable and safe
+// for concurrent use.
+type Flag struct {
+	key      string
+	typ      ramp.FlagType
+	variants []variant
+	on       bool
+	off      int
+	rules    []rule
+	fall     serve
+	seed     uint64
+	// static is set when the flag serves one variant to everyone: off, or
+	// on with no rules and a fallthrough without a split.
+	static *Result
+}
+
+type variant struct {
+	key   string
+	value any
+}
+
+type serve struct {
+	variant  int    // index in variants, or -1 for a split
+	bucketBy string // "" means the targeting key
+	bounds   []int  // cumulative upper bucket bounds, per allocation
+	vidx     []int  // variant index per allocation
+}
+
+type rule struct {
+	id      string
+	clauses []clause
+	serve   serve
+}
+
+type clause struct {
+	attr   string
+	op     ramp.Operator
+	values []string
+	set    map[string]struct{} // for in / notIn / equals with many values
+	nums   []float64
+	vers   []ramp.Semver
+	res    []*regexp.Regexp
+	segs   []*segment
+}
+
+type segment struct {
+	included map[string]struct{}
+	excluded map[string]struct{}
+	rules    [][]clause
+}
+
+// Compile compiles a flag for the environment env. segments must hold
+// every segment the flag's rules name. An environment the flag has no
+// state for serves the default variant, as if off. Compile checks the
+// flag enough to evaluate it safely; it does not replace Flag.Validate.
+func Compile(f *ramp.Flag, env string, segments map[string]*ramp.Segment) (*Flag, error) {
+	c := &Flag{key: f.Key, typ: f.Type}
+	salt := f.Salt
+	if salt == "" {
+		salt = f.Key
+	}
+	c.seed = xxh3.HashString(salt)
+	index := make(map[string]int, len(f.Variants))
+	for i, v := range f.Variants {
+		val, err := decodeValue(f.Type, v.Value)
+		if err != nil {
+			return nil, fmt.Errorf("flag %q variant %q: %w", f.Key, v.Key, err)
+		}
+		c.variants = append(c.variants, variant{key: v.Key, value: val})
+		index[v.Key] = i
+	}
+	lookup := func(key string) (int, error) {
+		i, ok := index[key]
+		if !ok {
+			return 0, fmt.Errorf("flag %q: variant %q is not defined", f.Key, key)
+		}
+		return i, nil
+	}
+	off, err := lookup(f.OffVariantKey(env))
+	if err != nil {
+		return nil, err
+	}
+	c.off = off
+	fe := f.Environments[env]
+	if fe == nil || !fe.On {
+		c.static = &Result{FlagKey: f.Key, Variant: c.variants[off].key, Value: c.variants[off].value, Reason: ReasonDisabled}
+		return c, nil
+	}
+	c.on = true
+	segCache := map[string]*segment{}
+	for i, r := range fe.Rules {
+		cr := rule{id: r.ID}
+		for j, cl := range r.Clauses {
+			cc, err := compileClause(cl, segments, segCache)
+			if err != nil {
+				return nil, fmt.Errorf("flag %q rule %d clause %d: %w", f.Key, i, j, err)
+			}
+			cr.clauses = append(cr.clauses, cc)
+		}
+		if cr.serve, err = compileServe(r.Serve, lookup); err != nil {
+			return nil, fmt.Errorf("flag %q rule %d: %w", f.Key, i, err)
+		}
+		c.rules = append(c.rules, cr)
+	}
+	if c.fall, err = compileServe(fe.Fallthrough, lookup); err != nil {
+		return nil, fmt.Errorf("flag %q fallthrough: %w", f.Key, err)
+	}
+	if len(c.rules) == 0 && c.fall.variant >= 0 {
+		v := c.variants[c.fall.variant]
+		c.static = &Result{FlagKey: f.Key, Variant: v.key, Value: v.value, Reason: ReasonStatic}
+	}
+	return c, nil
+}
+
+func compileServe(s ramp.Serve, lookup func(string) (int, error)) (serve, error) {
+	out := serve{variant: -1, bucketBy: s.BucketBy}
+	if out.bucketBy == ramp.AttrTargetingKey {
+		out.bucketBy = ""
+	}
+	if s.Variant != "" {
+		i, err := lookup(s.Variant)
+		out.variant = i
+		return out, err
+	}
+	if len(s.Split) == 0 {
+		return out, errors.New("serve has neither a variant nor a split")
+	}
+	total := 0
+	for _, a := range s.Split {
+		i, err := lookup(a.Variant)
+		if err != nil {
+			return out, err
+		}
+		n, ok := ramp.PercentToBuckets(a.Percent)
+		if !ok {
+			return out, fmt.Errorf("split percentage %v is out of range", a.Percent)
+		}
+		if n == ramp.BucketCount {
+			// Everyone gets this variant: no bucketing, no key needed.
+			return serve{variant: i}, nil
+		}
+		total += n
+		out.bounds = append(out.bounds, total)
+		out.vidx = append(out.vidx, i)
+	}
+	if total != ramp.BucketCount {
+		return out, fmt.Errorf("split percentages add up to %v, not 100", float64(total)/1000)
+	}
+	return out, nil
+}
+
+func compileClause(cl ramp.Clause, segments map[string]*ramp.Segment, cache map[string]*segment) (clause, error) {
+	c := clause{attr: cl.Attribute, op: cl.Op, values: cl.Values}
+	switch cl.Op {
+	case ramp.OpEquals, ramp.OpIn, ramp.OpNotIn:
+		if len(cl.Values) > 8 {
+			c.set = make(map[string]struct{}, len(cl.Values))
+			for _, v := range cl.Values {
+				c.set[v] = struct{}{}
+			}
+		}
+	case ramp.OpStartsWith, ramp.OpEndsWith, ramp.OpContains:
+	case ramp.OpMatches:
+		for _, v := range cl.Values {
+			re, err := regexp.Compile(v)
+			if err != nil {
+				return c, fmt.Errorf("regular expression %q: %w", v, err)
+			}
+			c.res = append(c.res, re)
+		}
+	case ramp.OpLT, ramp.OpLTE, ramp.OpGT, ramp.OpGTE:
+		for _, v := range cl.Values {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || math.IsNaN(f) {
+				return c, fmt.Errorf("%q is not a number", v)
+			}
+			c.nums = append(c.nums, f)
+		}
+	case ramp.OpSemverEq, ramp.OpSemverLT, ramp.OpSemverGT:
+		for _, v := range cl.Values {
+			sv, ok := ramp.ParseSemver(v)
+			if !ok {
+				return c, fmt.Errorf("%q is not a semantic version", v)
+			}
+			c.vers = append(c.vers, sv)
+		}
+	case ramp.OpInSegment, ramp.OpNotInSegment:
+		for _, key := range cl.Values {
+			s, ok := cache[key]
+			if !ok {
+				rs := segments[key]
+				if rs == nil {
+					return c, fmt.Errorf("segment %q does not exist", key)
+				}
+				var err error
+				if s, err = compileSegment(rs); err != nil {
+					return c, fmt.Errorf("segment %q: %w", key, err)
+				}
+				cache[key] = s
+			}
+			c.segs = append(c.segs, s)
+		}
+	default:
+		return c, fmt.Errorf("unknown operator %q", cl.Op)
+	}
+	return c, nil
+}
+
+func compileSegment(s *ramp.Segment) (*segment, error) {
+	out := &segment{included: set(s.Included), excluded: set(s.Excluded)}
+	for _, r := range s.Rules {
+		var cs []clause
+		for _, cl := range r.Clauses {
+			if cl.Op.IsSegmentOp() {
+				return nil, errors.New("segment rules cannot refer to segments")
+			}
+			c, err := compileClause(cl, nil, nil)
+			if err != nil {
+				return nil, err
+			}
+			cs = append(cs, c)
+		}
+		out.rules = append(out.rules, cs)
+	}
+	return out, nil
+}
+
+func set(xs []string) map[string]struct{} {
+	m := make(map[string]struct{}, len(xs))
+	for _, x := range xs {
+		m[x] = struct{}{}
+	}
+	return m
+}
+
+func decodeValue(t ramp.FlagType, raw json.RawMessage) (any, error) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, fmt.Errorf("value is not JSON: %w", err)
+	}
+	ok := false
+	switch t {
+	case ramp.TypeBoolean:
+		_, ok = v.(bool)
+	case ramp.TypeString:
+		_, ok = v.(string)
+	case ramp.TypeNumber:
+		_, ok = v.(float64)
+	case ramp.TypeObject:
+		_, ok = v.(map[string]any)
+	default:
+		return nil, fmt.Errorf("unknown flag type %q", t)
+	}
+	if !ok {
+		return nil, fmt.Errorf("value %s is not a %s", raw, t)
+	}
+	return v, nil
+}
+
+// Key returns the flag's key.
+func (f *Flag) Key() string { return f.key }
+
+// Type returns the flag's type.
+func (f *Flag) Type() ramp.FlagType { return f.typ }
+
+// Evaluate returns what the flag serves to ctx, which may be nil. It never
+// panics and does not allocate unless a clause needs to format a
+// non-string attribute.
+func (f *Flag) Evaluate(ctx *Context) Result {
+	if f.static != nil {
+		return *f.static
+	}
+	if ctx == nil {
+		ctx = &Context{}
+	}
+	for i := range f.rules {
+		r := &f.rules[i]
+		if !matchAll(r.clauses, ctx) {
+			continue
+		}
+		res := f.serve(&r.serve, ctx, ReasonTargetingMatch)
+		if res.Reason != ReasonError {
+			res.RuleID = r.id
+		}
+		return res
+	}
+	reason := ReasonDefault
+	if len(f.rules) == 0 {
+		reason = ReasonStatic
+	}
+	return f.serve(&f.fall, ctx, reason)
+}
+
+func (f *Flag) serve(s *serve, ctx *Context, reason Reason) Result {
+	if s.variant >= 0 {
+		v := &f.variants[s.variant]
+		return Result{FlagKey: f.key, Variant: v.key, Value: v.value, Reason: reason}
+	}
+	key := ctx.TargetingKey
+	if s.bucketBy != "" {
+		var ok bool
+		if key, ok = attrString(ctx, s.bucketBy); !ok {
+			key = ""
+		}
+	}
+	if key == "" {
+		attr := s.bucketBy
+		if attr == "" {
+			attr = ramp.AttrTargetingKey
+		}
+		return Result{FlagKey: f.key, Reason: ReasonError, ErrorCode: ErrTargetingKeyMissing,
+			ErrorMessage: "the flag splits users by percentage and the context has no " + attr}
+	}
+	b := Bucket(f.seed, key)
+	for i, bound := range s.bounds {
+		if b < bound {
+			v := &f.variants[s.vidx[i]]
+			return Result{FlagKey: f.key, Variant: v.key, Value: v.value, Reason: ReasonSplit}
+		}
+	}
+	// Unreachable: the last bound is BucketCount.
+	return Result{FlagKey: f.key, Reason: ReasonError, ErrorCode: ErrGeneral, ErrorMessage: "bucket out of range"}
+}
+
+// Seed returns the bucket seed of a flag salt.
+func Seed(salt string) uint64 { return xxh3.HashString(salt) }
+
+// Bucket returns the bucket, in [0, ramp.BucketCount), of a stickiness
+// value under a flag's seed.
+func Bucket(seed uint64, value string) int {
+	h := xxh3.HashStringSeed(value, seed)
+	return int(((h >> 32) * ramp.BucketCount) >> 32)
+}
+
+func matchAll(cs []clause, ctx *Context) bool {
+	for i := range cs {
+		if !cs[i].match(ctx) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *clause) match(ctx *Context) bool {
+	switch c.op {
+	case ramp.OpInSegment:
+		return c.inAnySegment(ctx)
+	case ramp.OpNotInSegment:
+		return !c.inAnySegment(ctx)
+	}
+	var val any
+	if c.attr == ramp.AttrTargetingKey {
+		if ctx.TargetingKey == "" {
+			return false
+		}
+		val = ctx.TargetingKey
+	} else {
+		var ok bool
+		if val, ok = ctx.Attributes[c.attr]; !ok || val == nil {
+			return false
+		}
+	}
+	if c.op == ramp.OpNotIn {
+		return !c.matchValue(ramp.OpIn, val)
+	}
+	return c.matchValue(c.op, val)
+}
+
+// matchValue tests one attribute value; a list matches when any element
+// does.
+func (c *clause) matchValue(op ramp.Operator, val any) bool {
+	switch x := val.(type) {
+	case string:
+		return c.matchString(op, x)
+	case []any:
+		for _, el := range x {
+			if el != nil && c.matchValue(op, el) {
+				return true
+			}
+		}
+		return false
+	case []string:
+		for _, el := range x {
+			if c.matchString(op, el) {
+				return true
+			}
+		}
+		return false
+	}
+	switch op {
+	case ramp.OpLT, ramp.OpLTE, ramp.OpGT, ramp.OpGTE:
+		x, ok := number(val)
+		return ok && c.anyNumber(op, x)
+	}
+	s, ok := toString(val)
+	return ok && c.matchString(op, s)
+}
+
+func (c *clause) anyNumber(op ramp.Operator, x float64) bool {
+	for _, n := range c.nums {
+		if compareNum(op, x, n) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *clause) matchString(op ramp.Operator, s string) bool {
+	switch op {
+	case ramp.OpEquals, ramp.OpIn:
+		if c.set != nil {
+			_, ok := c.set[s]
+			return ok
+		}
+		return slices.Contains(c.values, s)
+	case ramp.OpStartsWith:
+		return anyValue(c.values, s, strings.HasPrefix)
+	case ramp.OpEndsWith:
+		return anyValue(c.values, s, strings.HasSuffix)
+	case ramp.OpContains:
+		return anyValue(c.values, s, strings.Contains)
+	case ramp.OpMatches:
+		for _, re := range c.res {
+			if re.MatchString(s) {
+				return true
+			}
+		}
+		return false
+	case ramp.OpSemverEq, ramp.OpSemverLT, ramp.OpSemverGT:
+		sv, ok := ramp.ParseSemver(s)
+		if !ok {
+			return false
+		}
+		for _, v := range c.vers {
+			cmp := sv.Compare(v)
+			if op == ramp.OpSemverEq && cmp == 0 || op == ramp.OpSemverLT && cmp < 0 || op == ramp.OpSemverGT && cmp > 0 {
+				return true
+			}
+		}
+		return false
+	case ramp.OpLT, ramp.OpLTE, ramp.OpGT, ramp.OpGTE:
+		x, err := strconv.ParseFloat(s, 64)
+		return err == nil && !math.IsNaN(x) && c.anyNumber(op, x)
+	}
+	return false
+}
+
+func anyValue(values []string, s string, f func(s, v string) bool) bool {
+	for _, v := range values {
+		if f(s, v) {
+			return true
+		}
+	}
+	return false
+}
+
+func compareNum(op ramp.Operator, x, n float64) bool {
+	switch op {
+	case ramp.OpLT:
+		return x < n
+	case ramp.OpLTE:
+		return x <= n
+	case ramp.OpGT:
+		return x > n
+	default:
+		return x >= n
+	}
+}
+
+func (c *clause) inAnySegment(ctx *Context) bool {
+	for _, s := range c.segs {
+		if s.contains(ctx) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *segment) contains(ctx *Context) bool {
+	if ctx.TargetingKey != "" {
+		if _, ok := s.included[ctx.TargetingKey]; ok {
+			return true
+		}
+		if _, ok := s.excluded[ctx.TargetingKey]; ok {
+			return false
+		}
+	}
+	for _, r := range s.rules {
+		if matchAll(r, ctx) {
+			return true
+		}
+	}
+	return false
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, !math.IsNaN(n)
+	case float32:
+		return float64(n), !math.IsNaN(float64(n))
+	case int:
+		return float64(n), true
+	case int8:
+		return float64(n), true
+	case int16:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case uint:
+		return float64(n), true
+	case uint8:
+		return float64(n), true
+	case uint16:
+		return float64(n), true
+	case uint32:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	case string:
+		f, err := strconv.ParseFloat(n, 64)
+		return f, err == nil && !math.IsNaN(f)
+	}
+	return 0, false
+}
+
+func toString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case bool:
+		return strconv.FormatBool(x), true
+	case json.Number:
+		return x.String(), true
+	}
+	if f, ok := number(v); ok {
+		return strconv.FormatFloat(f, 'f', -1, 64), true
+	}
+	return "", false
+}
+
+func attrString(ctx *Context, attr string) (string, bool) {
+	v, ok := ctx.Attributes[attr]
+	if !ok || v == nil {
+		return "", false
+	}
+	return toString(v)
+}
+
+// Snapshot is every flag of one environment, compiled. It is immutable and
+// safe for concurrent use.
+type Snapshot struct {
+	env   string
+	flags map[string]*Flag
+	// broken holds flags that did not compile, each with its error result.
+	broken map[string]Result
+}
+
+// NewSnapshot compiles the flags for env. It always returns a usable
+// snapshot: a flag that does not compile evaluates to a PARSE_ERROR result,
+// and the returned error lists every such flag.
+func NewSnapshot(env string, flags []*ramp.Flag, segments []*ramp.Segment) (*Snapshot, error) {
+	segs := make(map[string]*ramp.Segment, len(segments))
+	for _, s := range segments {
+		segs[s.Key] = s
+	}
+	s := &Snapshot{env: env, flags: make(map[string]*Flag, len(flags))}
+	var errs []error
+	for _, f := range flags {
+		c, err := Compile(f, env, segs)
+		if err != nil {
+			errs = append(errs, err)
+			if s.broken == nil {
+				s.broken = map[string]Result{}
+			}
+			s.broken[f.Key] = Result{FlagKey: f.Key, Reason: ReasonError, ErrorCode: ErrParse, ErrorMessage: err.Error()}
+			continue
+		}
+		s.flags[f.Key] = c
+	}
+	return s, errors.Join(errs...)
+}
+
+// Environment returns the environment the snapshot was compiled for.
+func (s *Snapshot) Environment() string { return s.env }
+
+// Flag returns the compiled flag with the key, or nil.
+func (s *Snapshot) Flag(key string) *Flag { return s.flags[key] }
+
+// Keys returns the keys of the snapshot's flags, sorted, including those
+// that failed to compile.
+func (s *Snapshot) Keys() []string {
+	keys := slices.Collect(maps.Keys(s.flags))
+	for k := range s.broken {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Evaluate evaluates the flag with the key for ctx. An unknown key gives a
+// FLAG_NOT_FOUND error result.
+func (s *Snapshot) Evaluate(key string, ctx *Context) Result {
+	if f := s.flags[key]; f != nil {
+		return f.Evaluate(ctx)
+	}
+	if r, ok := s.broken[key]; ok {
+		return r
+	}
+	return Result{FlagKey: key, Reason: ReasonError, ErrorCode: ErrFlagNotFound, ErrorMessage: "flag " + strconv.Quote(key) + " does not exist"}
+}

@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"net/http"
+	"strings"
+
+	"github.com/ramp-flags/ramp"
+)
+
+// AdminActor is the actor name of the admin token given in
+// Config.AdminTokenHash.
+const AdminActor = "admin"
+
+// Principal is who made a request: the holder of a valid token.
+type Principal struct {
+	// Name is the token's name, recorded as the actor of every change the
+	// request makes.
+	Name string
+	// Kind says what the token may do.
+	Kind ramp.TokenKind
+	// Environment is the one environment an SDK token may read; empty for
+	// admin tokens.
+	Environment string
+	// TokenID is the stored token's id; empty for the configured admin
+	// token.
+	TokenID string
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns a copy of ctx that carries p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFromContext returns the principal the authentication middleware
+// stored in ctx, and false if the request was not authenticated (an open
+// route such as /healthz).
+func PrincipalFromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// authenticate finds the principal of r's token, given as
+// "Authorization: Bearer <token>" or "X-API-Key: <token>". It fails with
+// EUNAUTHORIZED for a missing, malformed, unknown or revoked token, and
+// passes on store failures such as EUNAVAILABLE.
+func (s *Server) authenticate(r *http.Request) (Principal, error) {
+	tok, err := tokenOf(r)
+	if err != nil {
+		return Principal{}, err
+	}
+	if s.adminHash != nil {
+		sum := sha256.Sum256([]byte(tok))
+		if ramp.HashEqual(sum[:], s.adminHash) {
+			return Principal{Name: AdminActor, Kind: ramp.TokenAdmin}, nil
+		}
+	}
+	id, hash, ok := ramp.ParseToken(tok)
+	if !ok {
+		return Principal{}, ramp.Errorf(ramp.EUNAUTHORIZED, "the token is not a ramp token (ramp_<kind>_<id>_<secret>)")
+	}
+	t, err := s.store.GetToken(r.Context(), id)
+	if ramp.ErrorCode(err) == ramp.ENOTFOUND {
+		return Principal{}, ramp.Errorf(ramp.EUNAUTHORIZED, "the token is unknown or revoked")
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if !ramp.HashEqual(hash, t.Hash) {
+		return Principal{}, ramp.Errorf(ramp.EUNAUTHORIZED, "the token is unknown or revoked")
+	}
+	return Principal{Name: t.Name, Kind: t.Kind, Environment: t.Environment, TokenID: t.ID}, nil
+}
+
+// tokenOf returns the token string of r.
+func tokenOf(r *http.Request) (string, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			return "", ramp.Errorf(ramp.EUNAUTHORIZED, "the Authorization header must be \"Bearer <token>\"")
+		}
+		if tok = strings.TrimSpace(tok); tok != "" {
+			return tok, nil
+		}
+		return "", ramp.Errorf(ramp.EUNAUTHORIZED, "the Authorization header has no token after \"Bearer\"")
+	}
+	if tok := strings.TrimSpace(r.Header.Get("X-API-Key")); tok != "" {
+		return tok, nil
+	}
+	return "", ramp.Errorf(ramp.EUNAUTHORIZED, "a token is required: send \"Authorization: Bearer <token>\"")
+}

@@ -1,0 +1,403 @@
+package httpapi
+
+import (
+	"cmp"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ramp-flags/ramp"
+)
+
+func (s *Server) flagRoutes() {
+	s.handle("GET /api/v1/flags", accessAdmin, s.listFlags)
+	s.handle("POST /api/v1/flags", accessAdmin, s.createFlag)
+	s.handle("GET /api/v1/flags/{key}", accessAdmin, s.getFlag)
+	s.handle("PUT /api/v1/flags/{key}", accessAdmin, s.putFlag)
+	s.handle("DELETE /api/v1/flags/{key}", accessAdmin, s.deleteFlag)
+	s.handle("GET /api/v1/flags/{key}/status", accessAdmin, s.flagStatus)
+	s.handle("PUT /api/v1/flags/{key}/environments/{env}", accessAdmin, s.putFlagEnv)
+	s.handle("POST /api/v1/flags/{key}/environments/{env}/percentage", accessAdmin, s.setPercentage)
+	s.handle("POST /api/v1/flags/{key}/environments/{env}/rollback", accessAdmin, s.rollback)
+}
+
+type flagList struct {
+	Flags []*ramp.Flag `json:"flags"`
+}
+
+func (s *Server) listFlags(w http.ResponseWriter, r *http.Request) error {
+	q, err := query(r, "tag", "owner", "q")
+	if err != nil {
+		return err
+	}
+	flags, err := s.store.ListFlags(r.Context())
+	if err != nil {
+		return err
+	}
+	text := strings.ToLower(q["q"])
+	out := make([]*ramp.Flag, 0, len(flags))
+	for _, f := range flags {
+		switch {
+		case q["tag"] != "" && !slices.Contains(f.Tags, q["tag"]),
+			q["owner"] != "" && f.Owner != q["owner"],
+			text != "" && !strings.Contains(f.Key, text) && !strings.Contains(strings.ToLower(f.Name), text):
+			continue
+		}
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(a, b *ramp.Flag) int { return cmp.Compare(a.Key, b.Key) })
+	return writeJSON(w, http.StatusOK, flagList{Flags: out})
+}
+
+func (s *Server) createFlag(w http.ResponseWriter, r *http.Request) error {
+	var f ramp.Flag
+	if err := s.decode(w, r, &f); err != nil {
+		return err
+	}
+	// A client may send back a flag it read; the store assigns these.
+	f.Version, f.CreatedAt, f.UpdatedAt = 0, time.Time{}, time.Time{}
+	c := change(r)
+	c.Action = ramp.ActionFlagCreate
+	created, err := s.store.CreateFlag(r.Context(), c, &f)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/flags/"+url.PathEscape(created.Key))
+	return writeFlag(w, http.StatusCreated, created)
+}
+
+func writeFlag(w http.ResponseWriter, status int, f *ramp.Flag) error {
+	w.Header().Set("ETag", etag(f.Version))
+	return writeJSON(w, status, f)
+}
+
+func (s *Server) getFlag(w http.ResponseWriter, r *http.Request) error {
+	f, err := s.store.GetFlag(r.Context(), r.PathValue("key"))
+	if err != nil {
+		return err
+	}
+	return writeFlag(w, http.StatusOK, f)
+}
+
+// putFlag replaces a flag. Only its salt survives when the body leaves it
+// out, so that users keep their buckets.
+func (s *Server) putFlag(w http.ResponseWriter, r *http.Request) error {
+	key := r.PathValue("key")
+	var f ramp.Flag
+	if err := s.decode(w, r, &f); err != nil {
+		return err
+	}
+	switch f.Key {
+	case "":
+		f.Key = key
+	case key:
+	default:
+		return fieldError(fmt.Sprintf("flag %q", key), "key", "is %q but the path names %q; a flag's key cannot change", f.Key, key)
+	}
+	v, err := bodyVersion(r, f.Version)
+	if err != nil {
+		return err
+	}
+	c := change(r)
+	c.Action = ramp.ActionFlagUpdate
+	c.IfVersion = v
+	updated, err := s.store.UpdateFlag(r.Context(), c, key, func(cur *ramp.Flag) error {
+		next := f.Clone() // the store normalizes what fn leaves, so keep f intact for a retry
+		if next.Salt == "" {
+			next.Salt = cur.Salt
+		}
+		next.Version, next.CreatedAt, next.UpdatedAt = cur.Version, cur.CreatedAt, cur.UpdatedAt
+		*cur = *next
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return writeFlag(w, http.StatusOK, updated)
+}
+
+func (s *Server) deleteFlag(w http.ResponseWriter, r *http.Request) error {
+	v, err := ifVersion(r)
+	if err != nil {
+		return err
+	}
+	c := change(r)
+	c.Action = ramp.ActionFlagDelete
+	c.IfVersion = v
+	if err := s.store.DeleteFlag(r.Context(), c, r.PathValue("key")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// flagStatusBody summarizes what a flag serves in each environment.
+type flagStatusBody struct {
+	Key          string      `json:"key"`
+	Version      int64       `json:"version"`
+	Environments []envStatus `json:"environments"`
+}
+
+// envStatus is the state of a flag in one environment.
+type envStatus struct {
+	Environment string `json:"environment"`
+	On          bool   `json:"on"`
+	// Percentage is the share of the fallthrough not served the off
+	// variant; 0 while the environment is off.
+	Percentage float64 `json:"percentage"`
+	// Variant is the rolled-out variant, if the fallthrough serves exactly
+	// one variant besides the off variant.
+	Variant    string `json:"variant,omitempty"`
+	OffVariant string `json:"offVariant"`
+	// Rules is the number of targeting rules, which Percentage ignores.
+	Rules int `json:"rules"`
+}
+
+func (s *Server) flagStatus(w http.ResponseWriter, r *http.Request) error {
+	f, err := s.store.GetFlag(r.Context(), r.PathValue("key"))
+	if err != nil {
+		return err
+	}
+	st := flagStatusBody{Key: f.Key, Version: f.Version, Environments: []envStatus{}}
+	for env, fe := range f.Environments {
+		es := envStatus{Environment: env, Percentage: f.Percentage(env), OffVariant: f.OffVariantKey(env)}
+		if fe != nil {
+			es.On = fe.On
+			es.Variant = rolledOut(fe.Fallthrough, es.OffVariant)
+			es.Rules = len(fe.Rules)
+		}
+		st.Environments = append(st.Environments, es)
+	}
+	slices.SortFunc(st.Environments, func(a, b envStatus) int { return cmp.Compare(a.Environment, b.Environment) })
+	w.Header().Set("ETag", etag(f.Version))
+	return writeJSON(w, http.StatusOK, st)
+}
+
+// rolledOut returns the one variant other than off that s serves, as its
+// variant or in its split, or "" if it serves none or several.
+func rolledOut(s ramp.Serve, off string) string {
+	if s.Variant != "" {
+		if s.Variant == off {
+			return ""
+		}
+		return s.Variant
+	}
+	found := ""
+	for _, a := range s.Split {
+		switch a.Variant {
+		case off, found:
+		default:
+			if found != "" {
+				return ""
+			}
+			found = a.Variant
+		}
+	}
+	return found
+}
+
+// environmentExists fails with ENOTFOUND unless env names an environment.
+func (s *Server) environmentExists(r *http.Request, env string) error {
+	envs, err := s.store.ListEnvironments(r.Context())
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(envs, func(e ramp.Environment) bool { return e.Key == env }) {
+		return ramp.Errorf(ramp.ENOTFOUND, "environment %q does not exist", env)
+	}
+	return nil
+}
+
+// envState returns the state of env in f, creating it if f lacks it.
+func envState(f *ramp.Flag, env string) *ramp.FlagEnv {
+	if f.Environments == nil {
+		f.Environments = map[string]*ramp.FlagEnv{}
+	}
+	fe := f.Environments[env]
+	if fe == nil {
+		fe = &ramp.FlagEnv{Fallthrough: ramp.Serve{Variant: f.DefaultVariant}}
+		f.Environments[env] = fe
+	}
+	return fe
+}
+
+func (s *Server) putFlagEnv(w http.ResponseWriter, r *http.Request) error {
+	key, env := r.PathValue("key"), r.PathValue("env")
+	var fe ramp.FlagEnv
+	if err := s.decode(w, r, &fe); err != nil {
+		return err
+	}
+	v, err := ifVersion(r)
+	if err != nil {
+		return err
+	}
+	if err := s.environmentExists(r, env); err != nil {
+		return err
+	}
+	c := change(r)
+	c.Action = ramp.ActionFlagEnvUpdate
+	c.Environment = env
+	c.IfVersion = v
+	updated, err := s.store.UpdateFlag(r.Context(), c, key, func(cur *ramp.Flag) error {
+		next := fe // the store fills in the off variant; keep fe intact for a retry
+		if cur.Environments == nil {
+			cur.Environments = map[string]*ramp.FlagEnv{}
+		}
+		cur.Environments[env] = &next
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return writeFlag(w, http.StatusOK, updated)
+}
+
+// percentageRequest is the body of the percentage route.
+type percentageRequest struct {
+	// Percentage is the share of users, 0 to 100 with at most three
+	// decimals, that the fallthrough serves the rolled-out variant.
+	Percentage *float64 `json:"percentage"`
+	// Variant is the variant to roll out; see docs/api.md for the default.
+	Variant string `json:"variant,omitempty"`
+}
+
+// setPercentage turns env on and splits its fallthrough between the
+// rolled-out variant, first so that its buckets grow from the start of the
+// range, and the off variant.
+func (s *Server) setPercentage(w http.ResponseWriter, r *http.Request) error {
+	key, env := r.PathValue("key"), r.PathValue("env")
+	var req percentageRequest
+	if err := s.decode(w, r, &req); err != nil {
+		return err
+	}
+	what := "percentage request"
+	if req.Percentage == nil {
+		return fieldError(what, "percentage", "is required: a number from 0 to 100, such as 5 or 12.5")
+	}
+	buckets, ok := ramp.PercentToBuckets(*req.Percentage)
+	if !ok {
+		return fieldError(what, "percentage", "%v is not a percentage: use a number from 0 to 100 with at most three decimals", *req.Percentage)
+	}
+	v, err := ifVersion(r)
+	if err != nil {
+		return err
+	}
+	if err := s.environmentExists(r, env); err != nil {
+		return err
+	}
+	c := change(r)
+	c.Action = ramp.ActionFlagPercentage
+	c.Environment = env
+	c.IfVersion = v
+	updated, err := s.store.UpdateFlag(r.Context(), c, key, func(cur *ramp.Flag) error {
+		fe := envState(cur, env)
+		off := cur.OffVariantKey(env)
+		variant, err := rolloutVariant(cur, fe, off, req.Variant)
+		if err != nil {
+			return err
+		}
+		fe.On = true
+		fe.Fallthrough = ramp.Serve{
+			Split: []ramp.Allocation{
+				{Variant: variant, Percent: bucketsToPercent(buckets)},
+				{Variant: off, Percent: bucketsToPercent(ramp.BucketCount - buckets)},
+			},
+			BucketBy: fe.Fallthrough.BucketBy,
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return writeFlag(w, http.StatusOK, updated)
+}
+
+// bucketsToPercent is the inverse of ramp.PercentToBuckets. Computing the
+// off variant's share from buckets, not as 100 minus a float, keeps the
+// split adding up to exactly 100.
+func bucketsToPercent(n int) float64 { return float64(n) * 100 / ramp.BucketCount }
+
+// rolloutVariant picks the variant a percentage rolls out: the one asked
+// for; else the one the fallthrough already rolls out; else "on" for a
+// boolean flag; else the only variant other than off.
+func rolloutVariant(f *ramp.Flag, fe *ramp.FlagEnv, off, asked string) (string, error) {
+	what := fmt.Sprintf("percentage of flag %q", f.Key)
+	if asked != "" {
+		switch {
+		case f.Variant(asked) == nil:
+			return "", fieldError(what, "variant", "variant %q is not defined; the flag has %s", asked, variantList(f))
+		case asked == off:
+			return "", fieldError(what, "variant", "%q is the off variant; name the variant to roll out", asked)
+		}
+		return asked, nil
+	}
+	if v := rolledOut(fe.Fallthrough, off); v != "" && f.Variant(v) != nil {
+		return v, nil
+	}
+	if f.Type == ramp.TypeBoolean && off != "on" && f.Variant("on") != nil {
+		return "on", nil
+	}
+	var others []string
+	for _, v := range f.Variants {
+		if v.Key != off {
+			others = append(others, v.Key)
+		}
+	}
+	if len(others) == 1 {
+		return others[0], nil
+	}
+	if len(others) == 0 {
+		return "", fieldError(what, "variant", "the flag has no variant besides the off variant %q", off)
+	}
+	return "", fieldError(what, "variant", "is required: the flag has %d variants besides the off variant %q; name one of %s", len(others), off, quote(others))
+}
+
+func variantList(f *ramp.Flag) string {
+	keys := make([]string, len(f.Variants))
+	for i, v := range f.Variants {
+		keys[i] = v.Key
+	}
+	return quote(keys)
+}
+
+func quote(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = fmt.Sprintf("%q", x)
+	}
+	return strings.Join(q, ", ")
+}
+
+// rollback is the kill switch: env turns off at once, and its fallthrough
+// keeps 0 % of the rolled-out variant so that a later percentage starts
+// from zero. It ignores If-Match: the kill switch always wins.
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
+	key, env := r.PathValue("key"), r.PathValue("env")
+	if err := s.environmentExists(r, env); err != nil {
+		return err
+	}
+	c := change(r)
+	c.Action = ramp.ActionFlagRollback
+	c.Environment = env
+	updated, err := s.store.UpdateFlag(r.Context(), c, key, func(cur *ramp.Flag) error {
+		fe := envState(cur, env)
+		off := cur.OffVariantKey(env)
+		fe.On = false
+		if v := rolledOut(fe.Fallthrough, off); v != "" && cur.Variant(v) != nil {
+			fe.Fallthrough = ramp.Serve{
+				Split:    []ramp.Allocation{{Variant: v, Percent: 0}, {Variant: off, Percent: 100}},
+				BucketBy: fe.Fallthrough.BucketBy,
+			}
+		} else {
+			fe.Fallthrough = ramp.Serve{Variant: off}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return writeFlag(w, http.StatusOK, updated)
+}

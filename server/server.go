@@ -1,0 +1,176 @@
+// Package server assembles a running ramp server from its parts: the data
+// directory, the store, the admin token and the HTTP API. The serve command
+// is a thin shell around it, and end-to-end tests start it on port 0.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/httpapi"
+	"github.com/ramp-flags/ramp/store/sqlite"
+)
+
+// Defaults of Config.
+const (
+	DefaultAddr    = "127.0.0.1:8080"
+	DefaultDataDir = "ramp-data"
+)
+
+// AdminTokenFile is the name, in the data directory, of the file that
+// holds the admin token created at first start.
+const AdminTokenFile = "admin-token"
+
+// Config configures a Server.
+type Config struct {
+	// Addr is the TCP address to listen on; port 0 picks a free port.
+	Addr string
+	// DataDir holds the database and the admin token file. It is created
+	// (mode 0700) if missing.
+	DataDir string
+	// AdminToken, if set, is accepted as an admin token (actor "admin") and
+	// no token file is written.
+	AdminToken string
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
+	// ShutdownTimeout bounds how long Run waits for requests in flight when
+	// its context ends. Zero means 10 seconds.
+	ShutdownTimeout time.Duration
+}
+
+// Server is a ramp server: open, then Run until the context ends.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	store *sqlite.Store
+	ln    net.Listener
+	http  *http.Server
+
+	// TokenFile is the path of the admin token file written at this start,
+	// or "" if none was written.
+	TokenFile string
+}
+
+// Open prepares the data directory, opens and migrates the store, creates
+// the first admin token if there is none, and binds the listener. The
+// caller must Run or Close the server.
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = DefaultDataDir
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ramp.db"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, store: st}
+	var adminHash []byte
+	if cfg.AdminToken != "" {
+		sum := sha256.Sum256([]byte(cfg.AdminToken))
+		adminHash = sum[:]
+	} else if err := s.bootstrapToken(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	api := httpapi.New(httpapi.Config{Store: st, Logger: log, AdminTokenHash: adminHash})
+	s.ln, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s.http = &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// bootstrapToken creates an admin token and writes it to the token file
+// when the store has no admin token yet: the first start of a data
+// directory.
+func (s *Server) bootstrapToken(ctx context.Context) error {
+	tokens, err := s.store.ListTokens(ctx)
+	if err != nil {
+		return fmt.Errorf("list tokens: %w", err)
+	}
+	for _, t := range tokens {
+		if t.Kind == ramp.TokenAdmin {
+			return nil
+		}
+	}
+	plain, id, hash := ramp.NewToken(ramp.TokenAdmin)
+	path := filepath.Join(s.cfg.DataDir, AdminTokenFile)
+	// Write the file first: a token nobody can read is worse than none.
+	if err := os.WriteFile(path, []byte(plain+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write admin token: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		return fmt.Errorf("write admin token: %w", err)
+	}
+	_, err = s.store.CreateToken(ctx, ramp.Change{Actor: "ramp serve"}, ramp.Token{ID: id, Name: "bootstrap", Kind: ramp.TokenAdmin, Hash: hash})
+	if err != nil {
+		return fmt.Errorf("create admin token: %w", err)
+	}
+	s.TokenFile = path
+	return nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// URL returns the base URL of the server.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+
+// Run serves until ctx ends, then shuts down gracefully and closes the
+// store. It returns nil after a clean shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		s.store.Close()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := s.http.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if cerr := s.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Close releases the listener and the store of a server that was opened
+// but not run.
+func (s *Server) Close() error {
+	s.ln.Close()
+	return s.store.Close()
+}
