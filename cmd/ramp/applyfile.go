@@ -112,7 +112,7 @@ func parseApplyFile(r io.Reader) (envs []ramp.Environment, segs []*ramp.Segment,
 		}
 	}
 	if docs == 0 {
-		return nil, nil, nil, errors.New("the file is empty: list flags under flags:, segments under segments:")
+		return nil, nil, nil, errors.New("the file is empty: list flags under \"flags\" and segments under \"segments\"")
 	}
 	if err := checkDuplicates("environment", envs, func(e ramp.Environment) string { return e.Key }); err != nil {
 		return nil, nil, nil, err

@@ -27,11 +27,10 @@ $RAMP_ADMIN_TOKEN: it is then accepted as is and no file is written.
 
 Environment: $RAMP_ADDR, $RAMP_DATA and $RAMP_ADMIN_TOKEN set the defaults of
 --addr, --data and --admin-token.`,
-		Example: `  # Run with the defaults: 127.0.0.1:8080 and ./ramp-data
-  ramp serve
+		Example: `  ramp serve                  # 127.0.0.1:8080, data in ./ramp-data
   export RAMP_TOKEN=$(cat ramp-data/admin-token)
 
-  # Run for a test, with a known token
+  # For a test or a container, with a token you choose:
   ramp serve --addr 127.0.0.1:9090 --data /tmp/ramp --admin-token s3cret`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

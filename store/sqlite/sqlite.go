@@ -108,8 +108,14 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	rq := cloneValues(q)
 	rq.Set("_query_only", "1")
 
+	// A URI, with the path escaped, so that a directory name holding '?' or
+	// '#' does not cut the path short.
+	uriPath := filepath.ToSlash(abs)
+	if !strings.HasPrefix(uriPath, "/") {
+		uriPath = "/" + uriPath // a Windows drive letter
+	}
 	s := &Store{now: o.now}
-	s.w, err = sql.Open("sqlite", (&url.URL{Scheme: "file", Path: abs, RawQuery: wq.Encode()}).String())
+	s.w, err = sql.Open("sqlite", (&url.URL{Scheme: "file", Path: uriPath, RawQuery: wq.Encode()}).String())
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -124,7 +130,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		s.w.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s.r, err = sql.Open("sqlite", (&url.URL{Scheme: "file", Path: abs, RawQuery: rq.Encode()}).String())
+	s.r, err = sql.Open("sqlite", (&url.URL{Scheme: "file", Path: uriPath, RawQuery: rq.Encode()}).String())
 	if err != nil {
 		s.w.Close()
 		return nil, fmt.Errorf("open store: %w", err)

@@ -202,7 +202,7 @@ func TestBusyIsUnavailable(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		t.Fatal(err)
 	}
-	defer conn.ExecContext(ctx, "ROLLBACK") //nolint:errcheck
+	defer func() { _, _ = conn.ExecContext(ctx, "ROLLBACK") }()
 
 	_, err = s.CreateFlag(ctx, ramp.Change{Actor: "alice"}, testFlag("busy"))
 	if ramp.ErrorCode(err) != ramp.EUNAVAILABLE {

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# test.sh runs ramp's whole test suite: formatting, vet, staticcheck, every
+# unit, contract and end-to-end test with the race detector, and a short
+# run of each fuzzer. It installs what the tests need when it is missing.
+#
+#   ./test.sh            everything
+#   FUZZTIME=1m ./test.sh  fuzz longer (default 10s per fuzzer)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+step() { printf '\n== %s\n' "$*"; }
+
+export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
+command -v go >/dev/null || { echo "test.sh: Go is not installed (https://go.dev/dl)" >&2; exit 1; }
+
+# Tools the suite runs, installed at pinned versions into ./.tools.
+TOOLS="$PWD/.tools"
+STATICCHECK_VERSION=v0.8.2
+if [ ! -x "$TOOLS/staticcheck-$STATICCHECK_VERSION" ]; then
+	step "install staticcheck $STATICCHECK_VERSION"
+	GOBIN="$TOOLS/bin" go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+	mv "$TOOLS/bin/staticcheck" "$TOOLS/staticcheck-$STATICCHECK_VERSION"
+fi
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "staticcheck"
+"$TOOLS/staticcheck-$STATICCHECK_VERSION" ./...
+
+step "build without cgo"
+CGO_ENABLED=0 go build -o /dev/null ./cmd/ramp
+
+step "go test -race"
+go test -race -count=1 -timeout 20m ./...
+
+step "fuzz (${FUZZTIME:=10s} each)"
+fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" "$1"; }
+fuzz ./eval FuzzEvaluate
+fuzz ./eval FuzzBucket
+fuzz . FuzzSemver
+fuzz . FuzzValidate
+fuzz ./cmd/ramp FuzzParsePercent
+fuzz ./cmd/ramp FuzzApplyFile
+fuzz ./cmd/ramp FuzzParseAttr
+
+step "all tests passed"
