@@ -111,13 +111,14 @@ func isDigits(s string) bool {
 // w, by semver precedence: a pre-release is lower than its release, and
 // pre-release identifiers compare numerically when both are numbers.
 func (v Semver) Compare(w Semver) int {
-	for _, p := range [3][2]uint64{{v.Major, w.Major}, {v.Minor, w.Minor}, {v.Patch, w.Patch}} {
-		if p[0] != p[1] {
-			if p[0] < p[1] {
-				return -1
-			}
-			return 1
-		}
+	if c := cmpUint(v.Major, w.Major); c != 0 {
+		return c
+	}
+	if c := cmpUint(v.Minor, w.Minor); c != 0 {
+		return c
+	}
+	if c := cmpUint(v.Patch, w.Patch); c != 0 {
+		return c
 	}
 	switch {
 	case v.Pre == w.Pre:
@@ -143,6 +144,16 @@ func (v Semver) Compare(w Semver) int {
 		return -1
 	}
 	return 1
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func cutDot(s string) (head, tail string) {

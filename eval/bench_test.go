@@ -14,7 +14,7 @@ func BenchmarkPercentage(b *testing.B) {
 	f := compile(b, boolFlag("checkout-v2", "salt-1", 5))
 	ctx := &eval.Context{TargetingKey: "user-4821"}
 	b.ReportAllocs()
-	var r eval.Result
+	var r *eval.Result
 	for b.Loop() {
 		r = f.Evaluate(ctx)
 	}
@@ -64,7 +64,7 @@ func BenchmarkTenRules(b *testing.B) {
 		"appVersion": "2.3.1", "userAgent": "Mozilla/5.0", "region": "us-east-1",
 	}}
 	b.ReportAllocs()
-	var r eval.Result
+	var r *eval.Result
 	for b.Loop() {
 		r = c.Evaluate(ctx)
 	}

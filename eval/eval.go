@@ -70,6 +70,10 @@ type Context struct {
 // Result is the outcome of one evaluation. On failure Reason is
 // ReasonError, ErrorCode says why and Value is nil: the caller serves its
 // own default.
+//
+// Evaluate returns results that the compiled flag precomputed and shares
+// between callers: they must not be modified. Value in particular may be a
+// map shared by every evaluation of an object flag.
 type Result struct {
 	FlagKey      string
 	Variant      string
@@ -97,16 +101,20 @@ type Flag struct {
 	static *Result
 }
 
+// A compiled flag precomputes every result it can give, so that
+// evaluation returns a pointer and neither copies nor allocates.
+
 type variant struct {
 	key   string
 	value any
 }
 
 type serve struct {
-	variant  int    // index in variants, or -1 for a split
-	bucketBy string // "" means the targeting key
-	bounds   []int  // cumulative upper bucket bounds, per allocation
-	vidx     []int  // variant index per allocation
+	result   *Result   // the result of a single-variant serve, or nil for a split
+	bucketBy string    // "" means the targeting key
+	bounds   []int     // cumulative upper bucket bounds, per allocation
+	results  []*Result // the result per allocation
+	missing  *Result   // the error result when the stickiness value is missing
 }
 
 type rule struct {
@@ -115,9 +123,43 @@ type rule struct {
 	serve   serve
 }
 
+// opcode is a clause operator compiled to an integer, so that matching
+// switches on a byte rather than comparing operator strings.
+type opcode uint8
+
+const (
+	opEquals opcode = iota
+	opIn
+	opNotIn
+	opStartsWith
+	opEndsWith
+	opContains
+	opMatches
+	opLT
+	opLTE
+	opGT
+	opGTE
+	opSemverEq
+	opSemverLT
+	opSemverGT
+	opInSegment
+	opNotInSegment
+)
+
+var opcodes = map[ramp.Operator]opcode{
+	ramp.OpEquals: opEquals, ramp.OpIn: opIn, ramp.OpNotIn: opNotIn,
+	ramp.OpStartsWith: opStartsWith, ramp.OpEndsWith: opEndsWith, ramp.OpContains: opContains,
+	ramp.OpMatches: opMatches, ramp.OpLT: opLT, ramp.OpLTE: opLTE, ramp.OpGT: opGT, ramp.OpGTE: opGTE,
+	ramp.OpSemverEq: opSemverEq, ramp.OpSemverLT: opSemverLT, ramp.OpSemverGT: opSemverGT,
+	ramp.OpInSegment: opInSegment, ramp.OpNotInSegment: opNotInSegment,
+}
+
+func (op opcode) numeric() bool { return op >= opLT && op <= opGTE }
+
 type clause struct {
 	attr   string
-	op     ramp.Operator
+	isKey  bool // attr is the targeting key
+	op     opcode
 	values []string
 	set    map[string]struct{} // for in / notIn / equals with many values
 	nums   []float64
@@ -166,7 +208,7 @@ func Compile(f *ramp.Flag, env string, segments map[string]*ramp.Segment) (*Flag
 	c.off = off
 	fe := f.Environments[env]
 	if fe == nil || !fe.On {
-		c.static = &Result{FlagKey: f.Key, Variant: c.variants[off].key, Value: c.variants[off].value, Reason: ReasonDisabled}
+		c.static = c.result(off, ReasonDisabled, "")
 		return c, nil
 	}
 	c.on = true
@@ -180,30 +222,44 @@ func Compile(f *ramp.Flag, env string, segments map[string]*ramp.Segment) (*Flag
 			}
 			cr.clauses = append(cr.clauses, cc)
 		}
-		if cr.serve, err = compileServe(r.Serve, lookup); err != nil {
+		if cr.serve, err = c.compileServe(r.Serve, lookup, ReasonTargetingMatch, r.ID); err != nil {
 			return nil, fmt.Errorf("flag %q rule %d: %w", f.Key, i, err)
 		}
 		c.rules = append(c.rules, cr)
 	}
-	if c.fall, err = compileServe(fe.Fallthrough, lookup); err != nil {
+	reason := ReasonDefault
+	if len(c.rules) == 0 {
+		reason = ReasonStatic
+	}
+	if c.fall, err = c.compileServe(fe.Fallthrough, lookup, reason, ""); err != nil {
 		return nil, fmt.Errorf("flag %q fallthrough: %w", f.Key, err)
 	}
-	if len(c.rules) == 0 && c.fall.variant >= 0 {
-		v := c.variants[c.fall.variant]
-		c.static = &Result{FlagKey: f.Key, Variant: v.key, Value: v.value, Reason: ReasonStatic}
+	if len(c.rules) == 0 && c.fall.result != nil {
+		c.static = c.fall.result
 	}
 	return c, nil
 }
 
-func compileServe(s ramp.Serve, lookup func(string) (int, error)) (serve, error) {
-	out := serve{variant: -1, bucketBy: s.BucketBy}
+// result returns the result of serving variant i for the reason.
+func (c *Flag) result(i int, reason Reason, ruleID string) *Result {
+	v := c.variants[i]
+	return &Result{FlagKey: c.key, Variant: v.key, Value: v.value, Reason: reason, RuleID: ruleID}
+}
+
+// compileServe compiles a serve whose single variant is served for reason;
+// a split serves for ReasonSplit.
+func (c *Flag) compileServe(s ramp.Serve, lookup func(string) (int, error), reason Reason, ruleID string) (serve, error) {
+	out := serve{bucketBy: s.BucketBy}
 	if out.bucketBy == ramp.AttrTargetingKey {
 		out.bucketBy = ""
 	}
 	if s.Variant != "" {
 		i, err := lookup(s.Variant)
-		out.variant = i
-		return out, err
+		if err != nil {
+			return out, err
+		}
+		out.result = c.result(i, reason, ruleID)
+		return out, nil
 	}
 	if len(s.Split) == 0 {
 		return out, errors.New("serve has neither a variant nor a split")
@@ -220,20 +276,30 @@ func compileServe(s ramp.Serve, lookup func(string) (int, error)) (serve, error)
 		}
 		if n == ramp.BucketCount {
 			// Everyone gets this variant: no bucketing, no key needed.
-			return serve{variant: i}, nil
+			return serve{result: c.result(i, reason, ruleID)}, nil
 		}
 		total += n
 		out.bounds = append(out.bounds, total)
-		out.vidx = append(out.vidx, i)
+		out.results = append(out.results, c.result(i, ReasonSplit, ruleID))
 	}
 	if total != ramp.BucketCount {
 		return out, fmt.Errorf("split percentages add up to %v, not 100", float64(total)/1000)
 	}
+	attr := out.bucketBy
+	if attr == "" {
+		attr = ramp.AttrTargetingKey
+	}
+	out.missing = &Result{FlagKey: c.key, Reason: ReasonError, ErrorCode: ErrTargetingKeyMissing,
+		ErrorMessage: "the flag splits users by percentage and the context has no " + attr}
 	return out, nil
 }
 
 func compileClause(cl ramp.Clause, segments map[string]*ramp.Segment, cache map[string]*segment) (clause, error) {
-	c := clause{attr: cl.Attribute, op: cl.Op, values: cl.Values}
+	op, ok := opcodes[cl.Op]
+	if !ok {
+		return clause{}, fmt.Errorf("unknown operator %q", cl.Op)
+	}
+	c := clause{attr: cl.Attribute, isKey: cl.Attribute == ramp.AttrTargetingKey, op: op, values: cl.Values}
 	switch cl.Op {
 	case ramp.OpEquals, ramp.OpIn, ramp.OpNotIn:
 		if len(cl.Values) > 8 {
@@ -346,63 +412,43 @@ func (f *Flag) Key() string { return f.key }
 // Type returns the flag's type.
 func (f *Flag) Type() ramp.FlagType { return f.typ }
 
-// Evaluate returns what the flag serves to ctx, which may be nil. It never
-// panics and does not allocate unless a clause needs to format a
-// non-string attribute.
-func (f *Flag) Evaluate(ctx *Context) Result {
+// Evaluate returns what the flag serves to ctx, which may be nil. The
+// result is shared and must not be modified. Evaluate never panics and
+// does not allocate unless a clause needs to format a non-string attribute.
+func (f *Flag) Evaluate(ctx *Context) *Result {
 	if f.static != nil {
-		return *f.static
+		return f.static
 	}
 	if ctx == nil {
 		ctx = &Context{}
 	}
 	for i := range f.rules {
-		r := &f.rules[i]
-		if !matchAll(r.clauses, ctx) {
-			continue
+		if r := &f.rules[i]; matchAll(r.clauses, ctx) {
+			return r.serve.pick(f.seed, ctx)
 		}
-		res := f.serve(&r.serve, ctx, ReasonTargetingMatch)
-		if res.Reason != ReasonError {
-			res.RuleID = r.id
-		}
-		return res
 	}
-	reason := ReasonDefault
-	if len(f.rules) == 0 {
-		reason = ReasonStatic
-	}
-	return f.serve(&f.fall, ctx, reason)
+	return f.fall.pick(f.seed, ctx)
 }
 
-func (f *Flag) serve(s *serve, ctx *Context, reason Reason) Result {
-	if s.variant >= 0 {
-		v := &f.variants[s.variant]
-		return Result{FlagKey: f.key, Variant: v.key, Value: v.value, Reason: reason}
+// pick returns the serve's result for ctx.
+func (s *serve) pick(seed uint64, ctx *Context) *Result {
+	if s.result != nil {
+		return s.result
 	}
 	key := ctx.TargetingKey
 	if s.bucketBy != "" {
-		var ok bool
-		if key, ok = attrString(ctx, s.bucketBy); !ok {
-			key = ""
-		}
+		key, _ = attrString(ctx, s.bucketBy)
 	}
 	if key == "" {
-		attr := s.bucketBy
-		if attr == "" {
-			attr = ramp.AttrTargetingKey
-		}
-		return Result{FlagKey: f.key, Reason: ReasonError, ErrorCode: ErrTargetingKeyMissing,
-			ErrorMessage: "the flag splits users by percentage and the context has no " + attr}
+		return s.missing
 	}
-	b := Bucket(f.seed, key)
+	b := Bucket(seed, key)
 	for i, bound := range s.bounds {
 		if b < bound {
-			v := &f.variants[s.vidx[i]]
-			return Result{FlagKey: f.key, Variant: v.key, Value: v.value, Reason: ReasonSplit}
+			return s.results[i]
 		}
 	}
-	// Unreachable: the last bound is BucketCount.
-	return Result{FlagKey: f.key, Reason: ReasonError, ErrorCode: ErrGeneral, ErrorMessage: "bucket out of range"}
+	return s.results[len(s.results)-1] // unreachable: the last bound is BucketCount
 }
 
 // Seed returns the bucket seed of a flag salt.
@@ -426,13 +472,13 @@ func matchAll(cs []clause, ctx *Context) bool {
 
 func (c *clause) match(ctx *Context) bool {
 	switch c.op {
-	case ramp.OpInSegment:
+	case opInSegment:
 		return c.inAnySegment(ctx)
-	case ramp.OpNotInSegment:
+	case opNotInSegment:
 		return !c.inAnySegment(ctx)
 	}
 	var val any
-	if c.attr == ramp.AttrTargetingKey {
+	if c.isKey {
 		if ctx.TargetingKey == "" {
 			return false
 		}
@@ -443,15 +489,15 @@ func (c *clause) match(ctx *Context) bool {
 			return false
 		}
 	}
-	if c.op == ramp.OpNotIn {
-		return !c.matchValue(ramp.OpIn, val)
+	if c.op == opNotIn {
+		return !c.matchValue(opIn, val)
 	}
 	return c.matchValue(c.op, val)
 }
 
 // matchValue tests one attribute value; a list matches when any element
 // does.
-func (c *clause) matchValue(op ramp.Operator, val any) bool {
+func (c *clause) matchValue(op opcode, val any) bool {
 	switch x := val.(type) {
 	case string:
 		return c.matchString(op, x)
@@ -470,8 +516,7 @@ func (c *clause) matchValue(op ramp.Operator, val any) bool {
 		}
 		return false
 	}
-	switch op {
-	case ramp.OpLT, ramp.OpLTE, ramp.OpGT, ramp.OpGTE:
+	if op.numeric() {
 		x, ok := number(val)
 		return ok && c.anyNumber(op, x)
 	}
@@ -479,7 +524,7 @@ func (c *clause) matchValue(op ramp.Operator, val any) bool {
 	return ok && c.matchString(op, s)
 }
 
-func (c *clause) anyNumber(op ramp.Operator, x float64) bool {
+func (c *clause) anyNumber(op opcode, x float64) bool {
 	for _, n := range c.nums {
 		if compareNum(op, x, n) {
 			return true
@@ -488,40 +533,40 @@ func (c *clause) anyNumber(op ramp.Operator, x float64) bool {
 	return false
 }
 
-func (c *clause) matchString(op ramp.Operator, s string) bool {
+func (c *clause) matchString(op opcode, s string) bool {
 	switch op {
-	case ramp.OpEquals, ramp.OpIn:
+	case opEquals, opIn:
 		if c.set != nil {
 			_, ok := c.set[s]
 			return ok
 		}
 		return slices.Contains(c.values, s)
-	case ramp.OpStartsWith:
+	case opStartsWith:
 		return anyValue(c.values, s, strings.HasPrefix)
-	case ramp.OpEndsWith:
+	case opEndsWith:
 		return anyValue(c.values, s, strings.HasSuffix)
-	case ramp.OpContains:
+	case opContains:
 		return anyValue(c.values, s, strings.Contains)
-	case ramp.OpMatches:
+	case opMatches:
 		for _, re := range c.res {
 			if re.MatchString(s) {
 				return true
 			}
 		}
 		return false
-	case ramp.OpSemverEq, ramp.OpSemverLT, ramp.OpSemverGT:
+	case opSemverEq, opSemverLT, opSemverGT:
 		sv, ok := ramp.ParseSemver(s)
 		if !ok {
 			return false
 		}
 		for _, v := range c.vers {
 			cmp := sv.Compare(v)
-			if op == ramp.OpSemverEq && cmp == 0 || op == ramp.OpSemverLT && cmp < 0 || op == ramp.OpSemverGT && cmp > 0 {
+			if op == opSemverEq && cmp == 0 || op == opSemverLT && cmp < 0 || op == opSemverGT && cmp > 0 {
 				return true
 			}
 		}
 		return false
-	case ramp.OpLT, ramp.OpLTE, ramp.OpGT, ramp.OpGTE:
+	case opLT, opLTE, opGT, opGTE:
 		x, err := strconv.ParseFloat(s, 64)
 		return err == nil && !math.IsNaN(x) && c.anyNumber(op, x)
 	}
@@ -537,13 +582,13 @@ func anyValue(values []string, s string, f func(s, v string) bool) bool {
 	return false
 }
 
-func compareNum(op ramp.Operator, x, n float64) bool {
+func compareNum(op opcode, x, n float64) bool {
 	switch op {
-	case ramp.OpLT:
+	case opLT:
 		return x < n
-	case ramp.OpLTE:
+	case opLTE:
 		return x <= n
-	case ramp.OpGT:
+	case opGT:
 		return x > n
 	default:
 		return x >= n
@@ -641,7 +686,7 @@ type Snapshot struct {
 	env   string
 	flags map[string]*Flag
 	// broken holds flags that did not compile, each with its error result.
-	broken map[string]Result
+	broken map[string]*Result
 }
 
 // NewSnapshot compiles the flags for env. It always returns a usable
@@ -659,9 +704,9 @@ func NewSnapshot(env string, flags []*ramp.Flag, segments []*ramp.Segment) (*Sna
 		if err != nil {
 			errs = append(errs, err)
 			if s.broken == nil {
-				s.broken = map[string]Result{}
+				s.broken = map[string]*Result{}
 			}
-			s.broken[f.Key] = Result{FlagKey: f.Key, Reason: ReasonError, ErrorCode: ErrParse, ErrorMessage: err.Error()}
+			s.broken[f.Key] = &Result{FlagKey: f.Key, Reason: ReasonError, ErrorCode: ErrParse, ErrorMessage: err.Error()}
 			continue
 		}
 		s.flags[f.Key] = c
@@ -687,13 +732,13 @@ func (s *Snapshot) Keys() []string {
 }
 
 // Evaluate evaluates the flag with the key for ctx. An unknown key gives a
-// FLAG_NOT_FOUND error result.
-func (s *Snapshot) Evaluate(key string, ctx *Context) Result {
+// FLAG_NOT_FOUND error result. The result must not be modified.
+func (s *Snapshot) Evaluate(key string, ctx *Context) *Result {
 	if f := s.flags[key]; f != nil {
 		return f.Evaluate(ctx)
 	}
 	if r, ok := s.broken[key]; ok {
 		return r
 	}
-	return Result{FlagKey: key, Reason: ReasonError, ErrorCode: ErrFlagNotFound, ErrorMessage: "flag " + strconv.Quote(key) + " does not exist"}
+	return &Result{FlagKey: key, Reason: ReasonError, ErrorCode: ErrFlagNotFound, ErrorMessage: "flag " + strconv.Quote(key) + " does not exist"}
 }
