@@ -680,38 +680,51 @@ func attrString(ctx *Context, attr string) (string, bool) {
 	return toString(v)
 }
 
+// Failed returns a flag that fails every evaluation with PARSE_ERROR and
+// err's text: what a snapshot holds for a flag that did not compile, so
+// that one bad flag cannot take the others down.
+func Failed(key string, err error) *Flag {
+	return &Flag{key: key, static: &Result{FlagKey: key, Reason: ReasonError, ErrorCode: ErrParse, ErrorMessage: err.Error()}}
+}
+
 // Snapshot is every flag of one environment, compiled. It is immutable and
 // safe for concurrent use.
 type Snapshot struct {
 	env   string
 	flags map[string]*Flag
-	// broken holds flags that did not compile, each with its error result.
-	broken map[string]*Result
 }
 
 // NewSnapshot compiles the flags for env. It always returns a usable
-// snapshot: a flag that does not compile evaluates to a PARSE_ERROR result,
-// and the returned error lists every such flag.
+// snapshot: a flag that does not compile evaluates to a PARSE_ERROR result
+// (see Failed), and the returned error lists every such flag.
 func NewSnapshot(env string, flags []*ramp.Flag, segments []*ramp.Segment) (*Snapshot, error) {
 	segs := make(map[string]*ramp.Segment, len(segments))
 	for _, s := range segments {
 		segs[s.Key] = s
 	}
-	s := &Snapshot{env: env, flags: make(map[string]*Flag, len(flags))}
+	compiled := make(map[string]*Flag, len(flags))
 	var errs []error
 	for _, f := range flags {
 		c, err := Compile(f, env, segs)
 		if err != nil {
 			errs = append(errs, err)
-			if s.broken == nil {
-				s.broken = map[string]*Result{}
-			}
-			s.broken[f.Key] = &Result{FlagKey: f.Key, Reason: ReasonError, ErrorCode: ErrParse, ErrorMessage: err.Error()}
-			continue
+			c = Failed(f.Key, err)
 		}
-		s.flags[f.Key] = c
+		compiled[f.Key] = c
 	}
-	return s, errors.Join(errs...)
+	return SnapshotOf(env, compiled), errors.Join(errs...)
+}
+
+// SnapshotOf returns a snapshot of compiled flags, keyed by flag key. The
+// snapshot takes ownership of the map: the caller must not change it
+// afterwards. Building the next snapshot from a copy of the previous map
+// with only the changed flags recompiled is how servers and SDKs apply a
+// change in microseconds.
+func SnapshotOf(env string, flags map[string]*Flag) *Snapshot {
+	if flags == nil {
+		flags = map[string]*Flag{}
+	}
+	return &Snapshot{env: env, flags: flags}
 }
 
 // Environment returns the environment the snapshot was compiled for.
@@ -720,13 +733,17 @@ func (s *Snapshot) Environment() string { return s.env }
 // Flag returns the compiled flag with the key, or nil.
 func (s *Snapshot) Flag(key string) *Flag { return s.flags[key] }
 
+// Flags returns a copy of the snapshot's map of compiled flags, to build
+// the next snapshot from.
+func (s *Snapshot) Flags() map[string]*Flag { return maps.Clone(s.flags) }
+
+// Len returns the number of flags in the snapshot.
+func (s *Snapshot) Len() int { return len(s.flags) }
+
 // Keys returns the keys of the snapshot's flags, sorted, including those
 // that failed to compile.
 func (s *Snapshot) Keys() []string {
 	keys := slices.Collect(maps.Keys(s.flags))
-	for k := range s.broken {
-		keys = append(keys, k)
-	}
 	slices.Sort(keys)
 	return keys
 }
@@ -736,9 +753,6 @@ func (s *Snapshot) Keys() []string {
 func (s *Snapshot) Evaluate(key string, ctx *Context) *Result {
 	if f := s.flags[key]; f != nil {
 		return f.Evaluate(ctx)
-	}
-	if r, ok := s.broken[key]; ok {
-		return r
 	}
 	return &Result{FlagKey: key, Reason: ReasonError, ErrorCode: ErrFlagNotFound, ErrorMessage: "flag " + strconv.Quote(key) + " does not exist"}
 }

@@ -13,6 +13,9 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/ramp-flags/ramp"
 )
 
@@ -37,6 +40,15 @@ type Config struct {
 	MaxBodyBytes int64
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Live serves the SDK delivery endpoints (docs/stream.md) and OFREP.
+	// Nil leaves them out.
+	Live Live
+	// Heartbeat is the interval of keep-alive comments on streams. Zero
+	// means 15 seconds.
+	Heartbeat time.Duration
+	// Metrics, if set, is served at /metrics to any valid token (an SDK
+	// token is enough, so that Prometheus needs no write access).
+	Metrics prometheus.Gatherer
 }
 
 // Server is the admin API. It is an http.Handler and is safe for
@@ -47,6 +59,10 @@ type Server struct {
 	adminHash []byte
 	maxBody   int64
 	now       func() time.Time
+
+	live      Live
+	heartbeat time.Duration
+	metrics   prometheus.Gatherer
 
 	mux *http.ServeMux
 	// patterns lists every registered route, for the OpenAPI coverage test.
@@ -72,7 +88,13 @@ func New(cfg Config) *Server {
 		adminHash: cfg.AdminTokenHash,
 		maxBody:   cfg.MaxBodyBytes,
 		now:       cfg.Now,
+		live:      cfg.Live,
+		heartbeat: cfg.Heartbeat,
+		metrics:   cfg.Metrics,
 		mux:       http.NewServeMux(),
+	}
+	if s.heartbeat == 0 {
+		s.heartbeat = 15 * time.Second
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -90,6 +112,16 @@ func New(cfg Config) *Server {
 	s.segmentRoutes()
 	s.tokenRoutes()
 	s.auditRoutes()
+	if s.live != nil {
+		s.sdkRoutes()
+	}
+	if s.metrics != nil {
+		h := promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)})
+		s.handle("GET /metrics", accessSDK, func(w http.ResponseWriter, r *http.Request) error {
+			h.ServeHTTP(w, r)
+			return nil
+		})
+	}
 	return s
 }
 
@@ -145,6 +177,7 @@ type access int
 const (
 	accessOpen  access = iota // anyone, no token
 	accessAdmin               // admin tokens only
+	accessSDK                 // SDK tokens, and admin tokens naming an environment
 )
 
 // handlerFunc is the shape of every handler: it writes a success response,
@@ -182,7 +215,7 @@ func (s *Server) wrap(a access, h handlerFunc) http.Handler {
 
 		if a != accessOpen {
 			p, err := s.authenticate(r)
-			if err == nil && p.Kind != ramp.TokenAdmin {
+			if err == nil && a == accessAdmin && p.Kind != ramp.TokenAdmin {
 				err = ramp.Errorf(ramp.EFORBIDDEN, "%s tokens cannot use the admin API; use an admin token", p.Kind)
 			}
 			if err != nil {

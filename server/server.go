@@ -15,8 +15,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/httpapi"
+	"github.com/ramp-flags/ramp/hub"
 	"github.com/ramp-flags/ramp/store/sqlite"
 )
 
@@ -45,6 +49,8 @@ type Config struct {
 	// ShutdownTimeout bounds how long Run waits for requests in flight when
 	// its context ends. Zero means 10 seconds.
 	ShutdownTimeout time.Duration
+	// Heartbeat is the keep-alive interval of streams; zero means 15s.
+	Heartbeat time.Duration
 }
 
 // Server is a ramp server: open, then Run until the context ends.
@@ -52,6 +58,7 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	store *sqlite.Store
+	hub   *hub.Hub
 	ln    net.Listener
 	http  *http.Server
 
@@ -80,11 +87,21 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ramp.db"))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The store wakes the hub after each commit. Migrations commit before
+	// the hub exists.
+	var h *hub.Hub
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ramp.db"), sqlite.WithCommitHook(func() {
+		if h != nil {
+			h.Notify()
+		}
+	}))
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: st}
+	h = hub.New(hub.Config{Source: st, Logger: log, Registerer: reg})
+	s := &Server{cfg: cfg, log: log, store: st, hub: h}
 	var adminHash []byte
 	if cfg.AdminToken != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminToken))
@@ -93,7 +110,13 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	api := httpapi.New(httpapi.Config{Store: st, Logger: log, AdminTokenHash: adminHash})
+	start := time.Now()
+	if err := h.Load(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	log.Info("flags loaded", "seq", h.Seq(), "duration", time.Since(start))
+	api := httpapi.New(httpapi.Config{Store: st, Logger: log, AdminTokenHash: adminHash, Live: h, Heartbeat: cfg.Heartbeat, Metrics: reg})
 	s.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		st.Close()
@@ -148,14 +171,26 @@ func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
 // Run serves until ctx ends, then shuts down gracefully and closes the
 // store. It returns nil after a clean shutdown.
 func (s *Server) Run(ctx context.Context) error {
+	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
+	hubDone := make(chan struct{})
+	go func() {
+		defer close(hubDone)
+		_ = s.hub.Run(hubCtx)
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	select {
 	case err := <-errc:
+		stopHub()
+		<-hubDone
 		s.store.Close()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// Stopping the hub ends every stream, so that Shutdown does not wait
+	// for long-lived connections.
+	stopHub()
+	<-hubDone
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err := s.http.Shutdown(sctx)

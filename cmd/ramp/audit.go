@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,8 +39,8 @@ entries, with the state before and after each change.`,
 			if filter.Until, err = parseTimeArg("--until", until, now); err != nil {
 				return err
 			}
-			if filter.Limit < 0 || filter.Limit > 1000 {
-				return usageErrorf("--limit %d: use 1 to 1000", filter.Limit)
+			if err := checkAuditFilter(filter, since, until); err != nil {
+				return err
 			}
 			entries, err := a.client().ListAudit(cmd.Context(), filter)
 			if err != nil {
@@ -62,6 +63,33 @@ entries, with the state before and after each change.`,
 	fl.StringVar(&until, "until", "", "only changes before this time or duration ago")
 	fl.IntVar(&filter.Limit, "limit", 0, "at most this many entries (server default 100, at most 1000)")
 	return cmd
+}
+
+// auditKinds are the kinds of things the audit log records.
+var auditKinds = []string{"flag", "segment", "environment", "token"}
+
+// checkAuditFilter rejects the filters the server would refuse, so that
+// they are usage errors. since and until are the arguments as given, for
+// the message.
+func checkAuditFilter(f client.AuditFilter, since, until string) error {
+	if f.Kind != "" && !slices.Contains(auditKinds, f.Kind) {
+		return usageErrorf("--kind %q: use flag, segment, environment or token", f.Kind)
+	}
+	if f.Flag != "" {
+		if f.Kind != "" && f.Kind != "flag" {
+			return usageErrorf("--flag %s selects --kind flag; it cannot be combined with --kind %s", f.Flag, f.Kind)
+		}
+		if f.Key != "" && f.Key != f.Flag {
+			return usageErrorf("--flag %s selects --key %s; it cannot be combined with --key %s", f.Flag, f.Flag, f.Key)
+		}
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since) {
+		return usageErrorf("--since %s is after --until %s: nothing can match", since, until)
+	}
+	if f.Limit < 0 || f.Limit > 1000 {
+		return usageErrorf("--limit %d: use 1 to 1000", f.Limit)
+	}
+	return nil
 }
 
 // parseTimeArg parses an RFC 3339 time or a duration before now (Go

@@ -76,8 +76,10 @@ func newEnvDeleteCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete KEY",
 		Short: "Delete an environment",
-		Long: `Delete an environment and the state of every flag in it. SDK tokens of the
-environment stop working. Asks for confirmation unless --yes is given.`,
+		Long: `Delete an environment and the state of every flag in it. The server refuses
+while SDK tokens are scoped to the environment: revoke them first (see "ramp
+token list"). Asks for confirmation unless --yes is given; without a terminal
+to ask, --yes is required.`,
 		Example: `  ramp env delete qa --yes`,
 		Aliases: []string{"rm"},
 		Args:    argsExactly("KEY"),

@@ -73,7 +73,7 @@ func hintFor(err error) string {
 	case http.StatusUnauthorized:
 		return "hint: set --token or $RAMP_TOKEN to an admin token (ramp serve prints how to get the first one)"
 	case http.StatusForbidden:
-		return "hint: this needs an admin token; SDK tokens can only evaluate flags"
+		return "hint: the admin API and this command line tool need an admin token (ramp token create --admin); SDK tokens are for applications"
 	}
 	return ""
 }

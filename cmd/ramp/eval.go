@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -36,7 +37,10 @@ string; repeating an attribute makes a list.
 --keys FILE evaluates every line of FILE (- for stdin) as a targeting key and
 prints one line per key: KEY, VARIANT and REASON separated by tabs, or a JSON
 object per line with -o json. It handles hundreds of thousands of keys in one
-run, for example to check the share of users a rollout reaches.`,
+run, for example to check the share of users a rollout reaches. A flag that
+does not exist in the environment fails before any key is read. A key whose
+evaluation fails still gets its line, with ERROR:CODE as the reason (such as
+ERROR:TARGETING_KEY_MISSING); the command then exits 1 after the last key.`,
 		Example: `  ramp eval checkout-v2 --key user-42
   ramp eval checkout-v2 --key user-42 --attr country=NL --attr age=37 --attr beta=true
   seq -f user-%g 100000 | ramp eval checkout-v2 --keys - | cut -f2 | sort | uniq -c`,
@@ -58,7 +62,11 @@ run, for example to check the share of users a rollout reaches.`,
 			// result, so the error of the others is not needed here.
 			s, _ := eval.NewSnapshot(snap.Environment, snap.Flags, snap.Segments)
 			if keysFile != "" {
-				return a.evalKeys(s, flagKey, keysFile, attributes)
+				// Every key would get FLAG_NOT_FOUND: say so once.
+				if !slices.ContainsFunc(snap.Flags, func(f *ramp.Flag) bool { return f.Key == flagKey }) {
+					return fmt.Errorf("flag %q does not exist in %s", flagKey, env)
+				}
+				return a.evalKeys(s, flagKey, env, keysFile, attributes)
 			}
 			res := s.Evaluate(flagKey, &eval.Context{TargetingKey: key, Attributes: attributes})
 			out := newEvalOutput(key, res)
@@ -98,7 +106,7 @@ type evalOutput struct {
 	ErrorMessage string `json:"errorMessage,omitempty"`
 }
 
-func newEvalOutput(key string, r eval.Result) evalOutput {
+func newEvalOutput(key string, r *eval.Result) evalOutput {
 	return evalOutput{
 		Key: key, Flag: r.FlagKey, Variant: r.Variant, Value: r.Value, Reason: string(r.Reason),
 		RuleID: r.RuleID, ErrorCode: string(r.ErrorCode), ErrorMessage: r.ErrorMessage,
@@ -106,8 +114,9 @@ func newEvalOutput(key string, r eval.Result) evalOutput {
 }
 
 // evalKeys evaluates the flag for every line of the file as a targeting
-// key and streams one result per line.
-func (a *app) evalKeys(s *eval.Snapshot, flagKey, file string, attrs map[string]any) (err error) {
+// key and streams one result per line. A key whose evaluation fails gets
+// its line too; the run then fails at the end with the count.
+func (a *app) evalKeys(s *eval.Snapshot, flagKey, env, file string, attrs map[string]any) (err error) {
 	var in io.Reader = a.stdin
 	if file != "-" {
 		f, err := os.Open(file)
@@ -127,12 +136,21 @@ func (a *app) evalKeys(s *eval.Snapshot, flagKey, file string, attrs map[string]
 	enc.SetEscapeHTML(false)
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var keys, failed int
+	var first string // the first failure: key, code and message
 	for sc.Scan() {
 		key := strings.TrimSpace(sc.Text())
 		if key == "" {
 			continue
 		}
 		res := s.Evaluate(flagKey, &eval.Context{TargetingKey: key, Attributes: attrs})
+		keys++
+		if res.ErrorCode != "" {
+			if failed == 0 {
+				first = fmt.Sprintf("%s: %s: %s", key, res.ErrorCode, res.ErrorMessage)
+			}
+			failed++
+		}
 		switch a.output {
 		case formatJSON:
 			err = enc.Encode(newEvalOutput(key, res))
@@ -143,7 +161,7 @@ func (a *app) evalKeys(s *eval.Snapshot, flagKey, file string, attrs map[string]
 				_, err = w.Write(b)
 			}
 		default:
-			_, err = fmt.Fprintf(w, "%s\t%s\t%s\n", key, orDash(res.Variant), res.Reason)
+			_, err = fmt.Fprintf(w, "%s\t%s\t%s\n", key, orDash(res.Variant), evalReason(res))
 		}
 		if err != nil {
 			return err
@@ -155,7 +173,19 @@ func (a *app) evalKeys(s *eval.Snapshot, flagKey, file string, attrs map[string]
 		}
 		return fmt.Errorf("read keys: %w", err)
 	}
+	if failed > 0 {
+		return fmt.Errorf("evaluate %s in %s: %d of %d keys failed; the first was %s", flagKey, env, failed, keys, first)
+	}
 	return nil
+}
+
+// evalReason is the reason column of "ramp eval --keys": the reason, or
+// ERROR:CODE for an error result.
+func evalReason(r *eval.Result) string {
+	if r.ErrorCode != "" {
+		return "ERROR:" + string(r.ErrorCode)
+	}
+	return string(r.Reason)
 }
 
 // jsonNumber matches the JSON number grammar, so that attribute values

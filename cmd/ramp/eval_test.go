@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ramp-flags/ramp"
 )
 
 func TestParseAttr(t *testing.T) {
@@ -131,5 +133,70 @@ func TestEvalKeys(t *testing.T) {
 	}
 	if count != 2 {
 		t.Errorf("%d JSON lines, want 2", count)
+	}
+}
+
+// TestEvalKeysMissingFlag checks that --keys fails at once for a flag the
+// environment does not have, instead of printing FLAG_NOT_FOUND per key
+// and exiting 0.
+func TestEvalKeysMissingFlag(t *testing.T) {
+	_, srv := newFakeServer(t)
+	for _, format := range []string{"table", "json", "yaml"} {
+		stdout, stderr, code := rampCLI(t, srv.URL, strings.NewReader("user-1\nuser-2\n"),
+			"eval", "missing", "--keys", "-", "--env", "staging", "-o", format)
+		if code != exitFailure || stdout != "" || !strings.Contains(stderr, `flag "missing" does not exist in staging`) {
+			t.Errorf("-o %s: code %d stdout %q stderr %q", format, code, stdout, stderr)
+		}
+	}
+}
+
+// TestEvalKeysErrors evaluates keys some of which fail: each still gets
+// its line, with ERROR:CODE as the reason in the table, and the command
+// exits 1 with the count.
+func TestEvalKeysErrors(t *testing.T) {
+	fs, srv := newFakeServer(t)
+	if _, stderr, code := rampCLI(t, srv.URL, nil, "flag", "create", "checkout-v2", "--type", "boolean"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if _, stderr, code := rampCLI(t, srv.URL, nil, "set", "checkout-v2", "30"); code != 0 {
+		t.Fatal(stderr)
+	}
+	// Insiders get on; everyone else is split by company, which the
+	// context does not have.
+	fe := fs.flags["checkout-v2"].Environments["production"]
+	fe.Fallthrough.BucketBy = "company"
+	fe.Rules = []ramp.Rule{{ID: "insiders", Clauses: []ramp.Clause{{Attribute: ramp.AttrTargetingKey, Op: ramp.OpIn, Values: []string{"user-2"}}}, Serve: ramp.Serve{Variant: "on"}}}
+
+	keys := "user-1\nuser-2\nuser-3\n"
+	stdout, stderr, code := rampCLI(t, srv.URL, strings.NewReader(keys), "eval", "checkout-v2", "--keys", "-")
+	want := "user-1\t-\tERROR:TARGETING_KEY_MISSING\nuser-2\ton\tTARGETING_MATCH\nuser-3\t-\tERROR:TARGETING_KEY_MISSING\n"
+	if code != exitFailure || stdout != want {
+		t.Errorf("table: code %d stdout %q, want exit 1 and %q", code, stdout, want)
+	}
+	if !strings.Contains(stderr, "evaluate checkout-v2 in production: 2 of 3 keys failed; the first was user-1: TARGETING_KEY_MISSING: the flag splits users by percentage and the context has no company\n") {
+		t.Errorf("stderr %q does not count the failures", stderr)
+	}
+
+	stdout, stderr, code = rampCLI(t, srv.URL, strings.NewReader(keys), "eval", "checkout-v2", "--keys", "-", "-o", "json")
+	if code != exitFailure || !strings.Contains(stderr, "2 of 3 keys failed") {
+		t.Errorf("json: code %d stderr %q", code, stderr)
+	}
+	var codes []string
+	for l := range strings.SplitSeq(strings.TrimSpace(stdout), "\n") {
+		var res map[string]any
+		if err := json.Unmarshal([]byte(l), &res); err != nil {
+			t.Fatalf("json line %q: %v", l, err)
+		}
+		c, _ := res["errorCode"].(string)
+		codes = append(codes, c)
+	}
+	if got := strings.Join(codes, ","); got != "TARGETING_KEY_MISSING,,TARGETING_KEY_MISSING" {
+		t.Errorf("json error codes %q", got)
+	}
+
+	// With the attribute every key evaluates, and the run succeeds.
+	stdout, stderr, code = rampCLI(t, srv.URL, strings.NewReader(keys), "eval", "checkout-v2", "--keys", "-", "--attr", "company=acme")
+	if code != exitOK || strings.Contains(stdout, "ERROR") || stderr != "" {
+		t.Errorf("with company: code %d stdout %q stderr %q", code, stdout, stderr)
 	}
 }

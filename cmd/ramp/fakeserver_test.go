@@ -23,6 +23,7 @@ type fakeServer struct {
 	flags    map[string]*ramp.Flag
 	segments map[string]*ramp.Segment
 	audit    []ramp.AuditEntry
+	tokens   []ramp.Token
 	// writes counts the requests that changed something, by "METHOD path".
 	writes []string
 	// ifMatch records the If-Match header of every PUT.
@@ -91,7 +92,12 @@ func (fs *fakeServer) handler() http.Handler {
 			if r.Method != http.MethodGet {
 				fs.writes = append(fs.writes, r.Method+" "+r.URL.Path)
 			}
-			if r.Header.Get("Authorization") != "Bearer test-token" {
+			switch r.Header.Get("Authorization") {
+			case "Bearer test-token":
+			case "Bearer sdk-token":
+				problem(w, http.StatusForbidden, "forbidden", "sdk tokens cannot use the admin API; use an admin token")
+				return
+			default:
 				problem(w, http.StatusUnauthorized, "unauthorized", "missing or unknown token")
 				return
 			}
@@ -297,6 +303,9 @@ func (fs *fakeServer) handler() http.Handler {
 		_ = json.NewDecoder(r.Body).Decode(&req)
 		reply(w, 201, map[string]any{"token": "ramp_" + req["kind"] + "_secret", "id": "tok1",
 			"name": req["name"], "kind": req["kind"], "environment": req["environment"]})
+	}))
+	mux.HandleFunc("GET /api/v1/tokens", lock(func(w http.ResponseWriter, r *http.Request) {
+		reply(w, 200, map[string]any{"tokens": nonNil(fs.tokens)})
 	}))
 	mux.HandleFunc("GET /api/v1/audit", lock(func(w http.ResponseWriter, r *http.Request) {
 		entries := []ramp.AuditEntry{}

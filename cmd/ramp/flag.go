@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/ramp-flags/ramp"
 )
@@ -88,9 +89,10 @@ func (a *app) confirm(yes bool, what string) (bool, error) {
 	return false, nil
 }
 
+// isTerminal reports whether f is a terminal. A character device is not
+// enough: /dev/null is one too, and nobody answers there.
 func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return term.IsTerminal(int(f.Fd()))
 }
 
 func capitalize(s string) string {

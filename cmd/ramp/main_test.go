@@ -67,6 +67,13 @@ func TestExitCodes(t *testing.T) {
 		{"percent too fine", []string{"set", "x", "0.0001"}, exitUsage, "4 decimals"},
 		{"bad attribute", []string{"eval", "x", "--attr", "novalue"}, exitUsage, "use NAME=VALUE"},
 		{"bad since", []string{"audit", "--since", "yesterday"}, exitUsage, "RFC 3339"},
+		{"bad audit kind", []string{"audit", "--kind", "flags"}, exitUsage, `--kind "flags": use flag, segment, environment or token`},
+		{"since after until", []string{"audit", "--since", "1h", "--until", "2h"}, exitUsage, "--since 1h is after --until 2h"},
+		{"since after until as times", []string{"audit", "--since", "2025-02-01T00:00:00Z", "--until", "2025-01-31T00:00:00Z"}, exitUsage, "is after --until"},
+		{"audit flag with other kind", []string{"audit", "--flag", "checkout-v2", "--kind", "segment"}, exitUsage, "cannot be combined with --kind segment"},
+		{"audit flag with other key", []string{"audit", "--flag", "checkout-v2", "--key", "other"}, exitUsage, "cannot be combined with --key other"},
+		{"audit flag with kind flag", []string{"audit", "--flag", "checkout-v2", "--kind", "flag"}, exitOK, ""},
+		{"audit since equals until", []string{"audit", "--since", "2025-01-31T00:00:00Z", "--until", "2025-01-31T00:00:00Z"}, exitOK, ""},
 		{"token without kind", []string{"token", "create"}, exitUsage, "--admin, or --sdk --env ENV"},
 		{"sdk token without env", []string{"token", "create", "--sdk"}, exitUsage, "add --env"},
 		{"delete without yes", []string{"flag", "delete", "x"}, exitUsage, "pass --yes"},
@@ -112,6 +119,86 @@ func TestUnauthorizedHint(t *testing.T) {
 	_, stderr, code := rampCLI(t, srv.URL, nil, "--token", "wrong", "flag", "list")
 	if code != exitFailure || !strings.Contains(stderr, "missing or unknown token") || !strings.Contains(stderr, "$RAMP_TOKEN") {
 		t.Errorf("code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestForbiddenHint(t *testing.T) {
+	_, srv := newFakeServer(t)
+	_, stderr, code := rampCLI(t, srv.URL, nil, "--token", "sdk-token", "flag", "list")
+	want := "hint: the admin API and this command line tool need an admin token (ramp token create --admin); SDK tokens are for applications\n"
+	if code != exitFailure || !strings.Contains(stderr, "sdk tokens cannot use the admin API") || !strings.HasSuffix(stderr, want) {
+		t.Errorf("code %d, stderr %q", code, stderr)
+	}
+}
+
+// TestTokenList checks that the table has no LAST USED column, which the
+// server never fills, while JSON passes the tokens on as they come.
+func TestTokenList(t *testing.T) {
+	fs, srv := newFakeServer(t)
+	created := time.Date(2026, 11, 25, 21, 57, 54, 0, time.UTC)
+	fs.tokens = []ramp.Token{
+		{ID: "sp4yrpru5ywbj6te", Name: "checkout-service", Kind: ramp.TokenSDK, Environment: "production", CreatedAt: created, CreatedBy: "admin"},
+		{ID: "zllxvobebfwvfnrz", Name: "ci", Kind: ramp.TokenAdmin, CreatedAt: created, CreatedBy: "admin"},
+	}
+	stdout, stderr, code := rampCLI(t, srv.URL, nil, "token", "list")
+	if code != exitOK {
+		t.Fatalf("code %d stderr %q", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	if len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "ID NAME KIND ENVIRONMENT CREATED CREATED BY" {
+		t.Errorf("table:\n%s", stdout)
+	}
+	if f := strings.Fields(lines[2]); len(f) != 7 || f[0] != "zllxvobebfwvfnrz" || f[3] != "-" || f[6] != "admin" {
+		t.Errorf("row %q", lines[2])
+	}
+	if strings.Contains(stdout, "LAST USED") {
+		t.Errorf("table has a LAST USED column:\n%s", stdout)
+	}
+	stdout, _, _ = rampCLI(t, srv.URL, nil, "token", "list", "-o", "json")
+	var tokens []map[string]any
+	if err := json.Unmarshal([]byte(stdout), &tokens); err != nil || len(tokens) != 2 || tokens[0]["name"] != "checkout-service" {
+		t.Errorf("json %q: %v", stdout, err)
+	}
+}
+
+// TestHelpPromisesOnlyWhatExists checks the help of commands that once
+// described features the server does not have.
+func TestHelpPromisesOnlyWhatExists(t *testing.T) {
+	tests := []struct {
+		args          []string
+		want, notWant []string
+	}{
+		{[]string{"rollback", "--help"},
+			[]string{"takes effect at once for everyone in the environment"},
+			[]string{"abort", "milliseconds"}},
+		{[]string{"env", "delete", "--help"},
+			[]string{"The server refuses", "while SDK tokens are scoped to the environment: revoke them first"},
+			[]string{"stop working"}},
+		{[]string{"token", "--help"},
+			[]string{"SDK", "tokens are for applications (read-only, one environment)"},
+			[]string{"OFREP", "console"}},
+		{[]string{"token", "list", "--help"},
+			nil,
+			[]string{"last used"}},
+		{[]string{"set", "--help"},
+			[]string{"1. --variant", "2. the variant the flag is already rolling out", "3. on, for boolean flags", "4. the only variant other than the off variant"},
+			nil},
+	}
+	for _, tt := range tests {
+		stdout, _, code := rampCLI(t, "", nil, tt.args...)
+		if code != exitOK {
+			t.Errorf("%s: exit %d", tt.args, code)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("%s does not say %q:\n%s", tt.args, w, stdout)
+			}
+		}
+		for _, w := range tt.notWant {
+			if strings.Contains(strings.ToLower(stdout), strings.ToLower(w)) {
+				t.Errorf("%s mentions %q:\n%s", tt.args, w, stdout)
+			}
+		}
 	}
 }
 

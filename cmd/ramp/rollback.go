@@ -14,10 +14,10 @@ func newRollbackCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollback FLAG",
 		Short: "Kill switch: serve the off variant to everyone now",
-		Long: `Kill switch. Turn the flag off in an environment: every user gets the off
-variant at once, and every connected SDK switches within milliseconds. The
-rollout percentage is reset to 0%, so a later "ramp set" starts from zero.
-A running rollout of the flag is aborted.`,
+		Long: `Kill switch. Turn the flag off in an environment and serve the off variant:
+it takes effect at once for everyone in the environment. The rollout
+percentage is reset to 0%, so a later "ramp set" starts from zero with the
+same variant.`,
 		Example: `  ramp rollback checkout-v2
   ramp rollback checkout-v2 --env staging`,
 		Args: argsExactly("FLAG"),

@@ -24,8 +24,14 @@ PERCENT is a number from 0 to 100 with at most three decimals, with or
 without a % sign: 5, 5%, 12.5% and 0.001 are all valid. Users keep their
 bucket: raising 5% to 25% keeps everyone who already had the variant.
 
-The rolled-out variant is --variant if given; otherwise on for boolean flags,
-otherwise the only variant other than the off variant.`,
+The rolled-out variant is, in this order:
+  1. --variant, if given;
+  2. the variant the flag is already rolling out in the environment, so that
+     a rollout can be raised, or resumed after "ramp rollback", without
+     naming it again;
+  3. on, for boolean flags;
+  4. the only variant other than the off variant.
+A flag with more candidates and no rollout yet needs --variant.`,
 		Example: `  ramp set checkout-v2 5%
   ramp set checkout-v2 12.5 --env staging
   ramp set button-color 50% --variant green`,
@@ -50,7 +56,7 @@ otherwise the only variant other than the off variant.`,
 		},
 	}
 	cmd.Flags().StringVarP(&env, "env", "e", ramp.EnvProduction, "environment")
-	cmd.Flags().StringVar(&variant, "variant", "", "variant to roll out (default: on, or the only variant other than the off variant)")
+	cmd.Flags().StringVar(&variant, "variant", "", "variant to roll out (default: the variant already rolling out, else on, else the only variant other than the off variant)")
 	// "ramp set FLAG -5" reaches the flag parser as the flag -5: say what
 	// is wrong with the percentage instead of talking about flags.
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

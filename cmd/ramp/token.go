@@ -12,9 +12,10 @@ import (
 
 func newTokenCmd(a *app) *cobra.Command {
 	cmd := newGroupCmd("token", "Create, list and revoke API tokens",
-		`Create, list and revoke API tokens. Admin tokens use the admin API (this
-command line tool, the console); SDK tokens read the flags of one
-environment, for SDKs and OFREP.`,
+		`Create, list and revoke API tokens.
+
+Admin tokens use the admin API, and so every command of this tool. SDK
+tokens are for applications (read-only, one environment).`,
 		`  ramp token create --sdk --env production --name web
   ramp token list
   ramp token revoke abcdefghijklmnop`)
@@ -82,7 +83,7 @@ func newTokenListCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:     "list",
 		Short:   "List tokens",
-		Long:    `List tokens: id, name, kind, environment, and when each was created and last used. Secrets are never shown.`,
+		Long:    `List tokens: id, name, kind, environment, and when and by whom each was created. Secrets are never shown.`,
 		Example: `  ramp token list`,
 		Aliases: []string{"ls"},
 		Args:    argsExactly(),
@@ -92,10 +93,10 @@ func newTokenListCmd(a *app) *cobra.Command {
 				return err
 			}
 			return a.render(nonNil(tokens), func(w io.Writer) {
-				row(w, "ID", "NAME", "KIND", "ENVIRONMENT", "CREATED", "CREATED BY", "LAST USED")
+				row(w, "ID", "NAME", "KIND", "ENVIRONMENT", "CREATED", "CREATED BY")
 				for _, t := range tokens {
 					row(w, t.ID, orDash(t.Name), string(t.Kind), orDash(t.Environment),
-						formatTime(t.CreatedAt), orDash(t.CreatedBy), formatTime(t.LastUsedAt))
+						formatTime(t.CreatedAt), orDash(t.CreatedBy))
 				}
 			})
 		},

@@ -102,3 +102,37 @@ func ceilMicro(t time.Time) time.Time {
 	}
 	return c
 }
+
+// Changes returns up to limit audit entries with an ID above after, oldest
+// first, without their before and after states: the change feed. Audit IDs
+// grow with every committed change, so a reader that remembers the last ID
+// it saw misses nothing.
+func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]ramp.AuditEntry, error) {
+	if limit <= 0 || limit > maxAuditLimit {
+		limit = maxAuditLimit
+	}
+	rows, err := s.r.QueryContext(ctx,
+		"SELECT id, time, actor, action, kind, key, environment FROM audit WHERE id > ? ORDER BY id LIMIT ?", after, limit)
+	if err != nil {
+		return nil, translate("read changes", err)
+	}
+	defer rows.Close()
+	entries := []ramp.AuditEntry{}
+	for rows.Next() {
+		var (
+			e  ramp.AuditEntry
+			at string
+		)
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Kind, &e.Key, &e.Environment); err != nil {
+			return nil, translate("read changes", err)
+		}
+		if e.Time, err = parseTime(at); err != nil {
+			return nil, translate("read changes", err)
+		}
+		entries = append(entries, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate("read changes", err)
+	}
+	return entries, nil
+}

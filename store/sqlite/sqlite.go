@@ -32,15 +32,17 @@ import (
 // concurrent use. Every method that changes something commits the change and
 // its audit row in one transaction, and reports failures as *ramp.Error.
 type Store struct {
-	w   *sql.DB // one connection: every write transaction
-	r   *sql.DB // read-only connections
-	now func() time.Time
+	w        *sql.DB // one connection: every write transaction
+	r        *sql.DB // read-only connections
+	now      func() time.Time
+	onCommit func()
 }
 
 // Option configures Open.
 type Option func(*options)
 
 type options struct {
+	onCommit    func()
 	now         func() time.Time
 	busyTimeout time.Duration
 	readConns   int
@@ -50,6 +52,13 @@ type options struct {
 // the timestamps of flags, segments, tokens and audit entries.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
+}
+
+// WithCommitHook makes the store call fn after every committed change, on
+// the goroutine that made it. fn must not block: the server uses it to wake
+// the loop that reads the change feed (see Changes).
+func WithCommitHook(fn func()) Option {
+	return func(o *options) { o.onCommit = fn }
 }
 
 // WithBusyTimeout sets how long a statement waits for a lock held by another
@@ -114,7 +123,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if !strings.HasPrefix(uriPath, "/") {
 		uriPath = "/" + uriPath // a Windows drive letter
 	}
-	s := &Store{now: o.now}
+	s := &Store{now: o.now, onCommit: o.onCommit}
 	s.w, err = sql.Open("sqlite", (&url.URL{Scheme: "file", Path: uriPath, RawQuery: wq.Encode()}).String())
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -232,6 +241,9 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx, now time.Time) er
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if s.onCommit != nil {
+		s.onCommit()
 	}
 	return nil
 }

@@ -59,6 +59,8 @@ type Store interface {
 	RevokeToken(ctx context.Context, c ramp.Change, id string) error
 
 	ListAudit(ctx context.Context, f ramp.AuditFilter) ([]ramp.AuditEntry, error)
+	// Changes returns audit entries with an ID above after, oldest first.
+	Changes(ctx context.Context, after int64, limit int) ([]ramp.AuditEntry, error)
 }
 
 // Option configures Run.
@@ -106,6 +108,7 @@ func Run(t *testing.T, open func(t *testing.T) Store, opts ...Option) {
 		{"AuditOrderAndFilters", testAuditOrderAndFilters},
 		{"AuditTimeFilters", testAuditTimeFilters},
 		{"AuditChangeOverride", testAuditChangeOverride},
+		{"ChangeFeed", testChangeFeed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
