@@ -1,5 +1,10 @@
 package ramp
 
+import (
+	"cmp"
+	"strings"
+)
+
 // Semantic versions (semver.org 2.0.0) are parsed here without allocating,
 // because clauses compare them on the evaluation hot path.
 
@@ -111,13 +116,13 @@ func isDigits(s string) bool {
 // w, by semver precedence: a pre-release is lower than its release, and
 // pre-release identifiers compare numerically when both are numbers.
 func (v Semver) Compare(w Semver) int {
-	if c := cmpUint(v.Major, w.Major); c != 0 {
+	if c := cmp.Compare(v.Major, w.Major); c != 0 {
 		return c
 	}
-	if c := cmpUint(v.Minor, w.Minor); c != 0 {
+	if c := cmp.Compare(v.Minor, w.Minor); c != 0 {
 		return c
 	}
-	if c := cmpUint(v.Patch, w.Patch); c != 0 {
+	if c := cmp.Compare(v.Patch, w.Patch); c != 0 {
 		return c
 	}
 	switch {
@@ -146,16 +151,6 @@ func (v Semver) Compare(w Semver) int {
 	return 1
 }
 
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 func cutDot(s string) (head, tail string) {
 	for i := 0; i < len(s); i++ {
 		if s[i] == '.' {
@@ -180,13 +175,7 @@ func compareIdent(x, y string) int {
 	case yn:
 		return 1
 	}
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
+	return strings.Compare(x, y)
 }
 
 // ValidSemver reports whether s is a semantic version.

@@ -18,6 +18,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -419,8 +420,8 @@ func (h *Hub) apply(ctx context.Context, page []ramp.AuditEntry) error {
 	}
 	sort.Strings(ch.DeletedFlags)
 	sort.Strings(ch.DeletedSegments)
-	slices.SortFunc(changed, func(a, b *ramp.Flag) int { return compareKeys(a.Key, b.Key) })
-	slices.SortFunc(ch.Segments, func(a, b *ramp.Segment) int { return compareKeys(a.Key, b.Key) })
+	slices.SortFunc(changed, func(a, b *ramp.Flag) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(ch.Segments, func(a, b *ramp.Segment) int { return strings.Compare(a.Key, b.Key) })
 
 	old := *h.states.Load()
 	states := make(map[string]*State, len(old))
@@ -450,16 +451,6 @@ func (h *Hub) apply(ctx context.Context, page []ramp.AuditEntry) error {
 	h.metrics.published.Add(float64(len(page)))
 	h.metrics.applyTime.Observe(time.Since(start).Seconds())
 	return nil
-}
-
-func compareKeys(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // cloneSet returns a copy of m with key set to v: states share the segment
