@@ -166,7 +166,7 @@ func (s *Server) flagStatus(w http.ResponseWriter, r *http.Request) error {
 		es := envStatus{Environment: env, Percentage: f.Percentage(env), OffVariant: f.OffVariantKey(env)}
 		if fe != nil {
 			es.On = fe.On
-			es.Variant = rolledOut(fe.Fallthrough, es.OffVariant)
+			es.Variant = f.RolledOut(env)
 			es.Rules = len(fe.Rules)
 		}
 		st.Environments = append(st.Environments, es)
@@ -174,29 +174,6 @@ func (s *Server) flagStatus(w http.ResponseWriter, r *http.Request) error {
 	slices.SortFunc(st.Environments, func(a, b envStatus) int { return cmp.Compare(a.Environment, b.Environment) })
 	w.Header().Set("ETag", etag(f.Version))
 	return writeJSON(w, http.StatusOK, st)
-}
-
-// rolledOut returns the one variant other than off that s serves, as its
-// variant or in its split, or "" if it serves none or several.
-func rolledOut(s ramp.Serve, off string) string {
-	if s.Variant != "" {
-		if s.Variant == off {
-			return ""
-		}
-		return s.Variant
-	}
-	found := ""
-	for _, a := range s.Split {
-		switch a.Variant {
-		case off, found:
-		default:
-			if found != "" {
-				return ""
-			}
-			found = a.Variant
-		}
-	}
-	return found
 }
 
 // environmentExists fails with ENOTFOUND unless env names an environment.
@@ -209,19 +186,6 @@ func (s *Server) environmentExists(r *http.Request, env string) error {
 		return ramp.Errorf(ramp.ENOTFOUND, "environment %q does not exist", env)
 	}
 	return nil
-}
-
-// envState returns the state of env in f, creating it if f lacks it.
-func envState(f *ramp.Flag, env string) *ramp.FlagEnv {
-	if f.Environments == nil {
-		f.Environments = map[string]*ramp.FlagEnv{}
-	}
-	fe := f.Environments[env]
-	if fe == nil {
-		fe = &ramp.FlagEnv{Fallthrough: ramp.Serve{Variant: f.DefaultVariant}}
-		f.Environments[env] = fe
-	}
-	return fe
 }
 
 func (s *Server) putFlagEnv(w http.ResponseWriter, r *http.Request) error {
@@ -277,8 +241,7 @@ func (s *Server) setPercentage(w http.ResponseWriter, r *http.Request) error {
 	if req.Percentage == nil {
 		return fieldError(what, "percentage", "is required: a number from 0 to 100, such as 5 or 12.5")
 	}
-	buckets, ok := ramp.PercentToBuckets(*req.Percentage)
-	if !ok {
+	if _, ok := ramp.PercentToBuckets(*req.Percentage); !ok {
 		return fieldError(what, "percentage", "%v is not a percentage: use a number from 0 to 100 with at most three decimals", *req.Percentage)
 	}
 	v, err := ifVersion(r)
@@ -293,82 +256,12 @@ func (s *Server) setPercentage(w http.ResponseWriter, r *http.Request) error {
 	c.Environment = env
 	c.IfVersion = v
 	updated, err := s.store.UpdateFlag(r.Context(), c, key, func(cur *ramp.Flag) error {
-		fe := envState(cur, env)
-		off := cur.OffVariantKey(env)
-		variant, err := rolloutVariant(cur, fe, off, req.Variant)
-		if err != nil {
-			return err
-		}
-		fe.On = true
-		fe.Fallthrough = ramp.Serve{
-			Split: []ramp.Allocation{
-				{Variant: variant, Percent: bucketsToPercent(buckets)},
-				{Variant: off, Percent: bucketsToPercent(ramp.BucketCount - buckets)},
-			},
-			BucketBy: fe.Fallthrough.BucketBy,
-		}
-		return nil
+		return cur.SetPercentage(env, *req.Percentage, req.Variant)
 	})
 	if err != nil {
 		return err
 	}
 	return writeFlag(w, http.StatusOK, updated)
-}
-
-// bucketsToPercent is the inverse of ramp.PercentToBuckets. Computing the
-// off variant's share from buckets, not as 100 minus a float, keeps the
-// split adding up to exactly 100.
-func bucketsToPercent(n int) float64 { return float64(n) * 100 / ramp.BucketCount }
-
-// rolloutVariant picks the variant a percentage rolls out: the one asked
-// for; else the one the fallthrough already rolls out; else "on" for a
-// boolean flag; else the only variant other than off.
-func rolloutVariant(f *ramp.Flag, fe *ramp.FlagEnv, off, asked string) (string, error) {
-	what := fmt.Sprintf("percentage of flag %q", f.Key)
-	if asked != "" {
-		switch {
-		case f.Variant(asked) == nil:
-			return "", fieldError(what, "variant", "variant %q is not defined; the flag has %s", asked, variantList(f))
-		case asked == off:
-			return "", fieldError(what, "variant", "%q is the off variant; name the variant to roll out", asked)
-		}
-		return asked, nil
-	}
-	if v := rolledOut(fe.Fallthrough, off); v != "" && f.Variant(v) != nil {
-		return v, nil
-	}
-	if f.Type == ramp.TypeBoolean && off != "on" && f.Variant("on") != nil {
-		return "on", nil
-	}
-	var others []string
-	for _, v := range f.Variants {
-		if v.Key != off {
-			others = append(others, v.Key)
-		}
-	}
-	if len(others) == 1 {
-		return others[0], nil
-	}
-	if len(others) == 0 {
-		return "", fieldError(what, "variant", "the flag has no variant besides the off variant %q", off)
-	}
-	return "", fieldError(what, "variant", "is required: the flag has %d variants besides the off variant %q; name one of %s", len(others), off, quote(others))
-}
-
-func variantList(f *ramp.Flag) string {
-	keys := make([]string, len(f.Variants))
-	for i, v := range f.Variants {
-		keys[i] = v.Key
-	}
-	return quote(keys)
-}
-
-func quote(xs []string) string {
-	q := make([]string, len(xs))
-	for i, x := range xs {
-		q[i] = fmt.Sprintf("%q", x)
-	}
-	return strings.Join(q, ", ")
 }
 
 // rollback is the kill switch: env turns off at once, and its fallthrough
@@ -383,17 +276,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	c.Action = ramp.ActionFlagRollback
 	c.Environment = env
 	updated, err := s.store.UpdateFlag(r.Context(), c, key, func(cur *ramp.Flag) error {
-		fe := envState(cur, env)
-		off := cur.OffVariantKey(env)
-		fe.On = false
-		if v := rolledOut(fe.Fallthrough, off); v != "" && cur.Variant(v) != nil {
-			fe.Fallthrough = ramp.Serve{
-				Split:    []ramp.Allocation{{Variant: v, Percent: 0}, {Variant: off, Percent: 100}},
-				BucketBy: fe.Fallthrough.BucketBy,
-			}
-		} else {
-			fe.Fallthrough = ramp.Serve{Variant: off}
-		}
+		cur.Rollback(env)
 		return nil
 	})
 	if err != nil {

@@ -239,7 +239,7 @@ func (fs *fakeServer) handler() http.Handler {
 		for _, env := range envKeys(f) {
 			fe := f.Environments[env]
 			envs = append(envs, map[string]any{"environment": env, "on": fe.On, "percentage": f.Percentage(env),
-				"variant": rolledOutVariant(f, env), "offVariant": f.OffVariantKey(env), "rules": len(fe.Rules)})
+				"variant": f.RolledOut(env), "offVariant": f.OffVariantKey(env), "rules": len(fe.Rules)})
 		}
 		reply(w, 200, map[string]any{"key": f.Key, "version": f.Version, "environments": envs})
 	}))

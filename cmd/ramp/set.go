@@ -48,7 +48,7 @@ A flag with more candidates and no rollout yet needs --variant.`,
 			}
 			v := variant
 			if v == "" {
-				v = rolledOutVariant(f, env)
+				v = f.RolledOut(env)
 			}
 			return a.render(f, func(w io.Writer) {
 				fmt.Fprintf(w, "%s in %s: %s → %s\n", f.Key, env, formatPercent(pct), v)
@@ -96,23 +96,4 @@ func parsePercent(s string) (float64, error) {
 		return 0, usageErrorf("percentage %s is over 100: use a number from 0 to 100", s)
 	}
 	return p, nil
-}
-
-// rolledOutVariant returns the variant the fallthrough of env serves other
-// than the off variant, or "" if there is none.
-func rolledOutVariant(f *ramp.Flag, env string) string {
-	fe := f.Environments[env]
-	if fe == nil {
-		return ""
-	}
-	off := f.OffVariantKey(env)
-	if v := fe.Fallthrough.Variant; v != "" && v != off {
-		return v
-	}
-	for _, al := range fe.Fallthrough.Split {
-		if al.Variant != off {
-			return al.Variant
-		}
-	}
-	return ""
 }
