@@ -361,7 +361,8 @@ func (h *Hub) apply(ctx context.Context, page []ramp.AuditEntry) error {
 	segKeys := map[string]bool{}
 	for _, e := range page {
 		switch e.Kind {
-		case "flag":
+		case "flag", "rollout":
+			// A rollout's audit row names its flag, which it may change.
 			flagKeys[e.Key] = true
 		case "segment":
 			segKeys[e.Key] = true

@@ -134,6 +134,15 @@ func (s *Store) DeleteEnvironment(ctx context.Context, c ramp.Change, key string
 		if err != nil {
 			return err
 		}
+		flags, err := keys(ctx, tx, "SELECT DISTINCT flag FROM rollouts WHERE environment = ? AND status IN ('pending', 'running', 'paused')", key)
+		if err != nil {
+			return err
+		}
+		for _, f := range flags {
+			if err := abortRollouts(ctx, tx, now, c.Actor, f, key, "the environment was deleted by "+c.Actor); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM environments WHERE key = ?", key); err != nil {
 			return fmt.Errorf("delete environment: %w", err)
 		}

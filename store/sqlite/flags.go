@@ -276,6 +276,12 @@ func (s *Store) UpdateFlag(ctx context.Context, c ramp.Change, key string, fn fu
 		if err != nil {
 			return err
 		}
+		if c.Action == ramp.ActionFlagRollback {
+			// The kill switch wins over a rollout in progress.
+			if err := abortRollouts(ctx, tx, now, c.Actor, key, c.Environment, "kill switch by "+c.Actor); err != nil {
+				return err
+			}
+		}
 		out, err = decodeFlag(key, []byte(data), nf.Version, formatTime(nf.CreatedAt), formatTime(now))
 		return err
 	})
@@ -309,6 +315,9 @@ func (s *Store) DeleteFlag(ctx context.Context, c ramp.Change, key string) error
 			return err
 		}
 		if err := staleVersion("flag", key, c.IfVersion, cur.Version); err != nil {
+			return err
+		}
+		if err := abortRollouts(ctx, tx, now, c.Actor, key, "", "the flag was deleted by "+c.Actor); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM flags WHERE key = ?", key); err != nil {

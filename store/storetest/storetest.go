@@ -61,6 +61,13 @@ type Store interface {
 	ListAudit(ctx context.Context, f ramp.AuditFilter) ([]ramp.AuditEntry, error)
 	// Changes returns audit entries with an ID above after, oldest first.
 	Changes(ctx context.Context, after int64, limit int) ([]ramp.AuditEntry, error)
+
+	CreateRollout(ctx context.Context, c ramp.Change, r *ramp.Rollout) (*ramp.Rollout, error)
+	GetRollout(ctx context.Context, id int64) (*ramp.Rollout, error)
+	ListRollouts(ctx context.Context, f ramp.RolloutFilter) ([]*ramp.Rollout, error)
+	UpdateRollout(ctx context.Context, c ramp.Change, id int64, fn func(*ramp.Rollout, *ramp.Flag) error) (*ramp.Rollout, *ramp.Flag, error)
+	AddAnalysis(ctx context.Context, a ramp.Analysis) (ramp.Analysis, error)
+	ListAnalyses(ctx context.Context, rolloutID int64, limit int) ([]ramp.Analysis, error)
 }
 
 // Option configures Run.
@@ -109,6 +116,9 @@ func Run(t *testing.T, open func(t *testing.T) Store, opts ...Option) {
 		{"AuditTimeFilters", testAuditTimeFilters},
 		{"AuditChangeOverride", testAuditChangeOverride},
 		{"ChangeFeed", testChangeFeed},
+		{"Rollouts", testRollouts},
+		{"RolloutKillSwitch", testRolloutKillSwitch},
+		{"Analyses", testAnalyses},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

@@ -1,0 +1,389 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ramp-flags/ramp"
+)
+
+const rolloutColumns = "id, flag, environment, status, stage, plan, state, reason, version, created_by, created_at, updated_at"
+
+// rolloutAudit is the before and after of a rollout's audit row: the
+// rollout and what its flag served in the environment.
+type rolloutAudit struct {
+	Rollout    *ramp.Rollout `json:"rollout"`
+	On         bool          `json:"on"`
+	Percentage float64       `json:"percentage"`
+}
+
+func rolloutAuditJSON(r *ramp.Rollout, f *ramp.Flag) (string, error) {
+	a := rolloutAudit{Rollout: r}
+	if f != nil {
+		if fe := f.Environments[r.Environment]; fe != nil {
+			a.On = fe.On
+		}
+		a.Percentage = f.Percentage(r.Environment)
+	}
+	return marshalJSON(a)
+}
+
+func scanRollout(scan func(...any) error) (*ramp.Rollout, error) {
+	var (
+		r                         ramp.Rollout
+		status, plan, created, up string
+		state                     sql.NullString
+	)
+	if err := scan(&r.ID, &r.Flag, &r.Environment, &status, &r.Stage, &plan, &state, &r.Reason, &r.Version, &r.CreatedBy, &created, &up); err != nil {
+		return nil, err
+	}
+	r.Status = ramp.RolloutStatus(status)
+	r.Plan = json.RawMessage(plan)
+	if state.Valid {
+		r.State = json.RawMessage(state.String)
+	}
+	var err error
+	if r.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	if r.UpdatedAt, err = parseTime(up); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func getRollout(ctx context.Context, q querier, id int64) (*ramp.Rollout, error) {
+	r, err := scanRollout(q.QueryRowContext(ctx, "SELECT "+rolloutColumns+" FROM rollouts WHERE id = ?", id).Scan)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ramp.Errorf(ramp.ENOTFOUND, "rollout %d does not exist", id)
+	}
+	return r, err
+}
+
+// CreateRollout stores a new rollout of an existing flag in an existing
+// environment, with its audit row. It fails with ECONFLICT while the flag
+// has another active rollout in the environment, and ENOTFOUND for an
+// unknown flag or environment. The flag itself is not changed: the
+// controller applies the first stage.
+func (s *Store) CreateRollout(ctx context.Context, c ramp.Change, r *ramp.Rollout) (*ramp.Rollout, error) {
+	if !json.Valid(r.Plan) {
+		return nil, ramp.Errorf(ramp.EINVALID, "the rollout plan is not JSON")
+	}
+	var out *ramp.Rollout
+	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		f, _, err := getFlag(ctx, tx, r.Flag)
+		if err != nil {
+			return err
+		}
+		sc, err := scope(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(sc.Environments, r.Environment) {
+			return ramp.Errorf(ramp.ENOTFOUND, "environment %q does not exist", r.Environment)
+		}
+		var active int64
+		err = tx.QueryRowContext(ctx, "SELECT id FROM rollouts WHERE flag = ? AND environment = ? AND status IN ('pending', 'running', 'paused')", r.Flag, r.Environment).Scan(&active)
+		switch {
+		case err == nil:
+			return &ramp.Error{Code: ramp.ECONFLICT, Message: fmt.Sprintf("flag %q already has rollout %d in %s; abort it or wait for it to end", r.Flag, active, r.Environment)}
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		n := *r
+		n.Status = ramp.RolloutPending
+		if r.Status != "" {
+			n.Status = r.Status
+		}
+		n.Version, n.CreatedBy, n.CreatedAt, n.UpdatedAt = 1, c.Actor, now, now
+		res, err := tx.ExecContext(ctx,
+			`INSERT INTO rollouts (flag, environment, status, stage, plan, state, reason, version, created_by, created_at, updated_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			n.Flag, n.Environment, string(n.Status), n.Stage, string(n.Plan), nullRaw(n.State), n.Reason, n.Version, n.CreatedBy, formatTime(now), formatTime(now))
+		if err != nil {
+			return fmt.Errorf("insert rollout: %w", err)
+		}
+		if n.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		after, err := rolloutAuditJSON(&n, f)
+		if err != nil {
+			return err
+		}
+		if err := insertAudit(ctx, tx, now, audit{Actor: c.Actor, Action: actionOr(c, ramp.ActionRolloutStart), Kind: "rollout", Key: n.Flag, Environment: n.Environment, After: after}); err != nil {
+			return err
+		}
+		out = &n
+		return nil
+	})
+	if err != nil {
+		return nil, translate("create rollout", err)
+	}
+	return out, nil
+}
+
+// GetRollout returns the rollout with the ID, or ENOTFOUND.
+func (s *Store) GetRollout(ctx context.Context, id int64) (*ramp.Rollout, error) {
+	r, err := getRollout(ctx, s.r, id)
+	if err != nil {
+		return nil, translate("get rollout", err)
+	}
+	return r, nil
+}
+
+// ListRollouts returns the rollouts f selects, newest first (at most
+// f.Limit, default 100).
+func (s *Store) ListRollouts(ctx context.Context, f ramp.RolloutFilter) ([]*ramp.Rollout, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.Flag != "" {
+		where, args = append(where, "flag = ?"), append(args, f.Flag)
+	}
+	if f.Environment != "" {
+		where, args = append(where, "environment = ?"), append(args, f.Environment)
+	}
+	if f.Active {
+		where = append(where, "status IN ('pending', 'running', 'paused')")
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > maxAuditLimit {
+		limit = defaultAuditLimit
+	}
+	q := "SELECT " + rolloutColumns + " FROM rollouts"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := s.r.QueryContext(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, limit)...)
+	if err != nil {
+		return nil, translate("list rollouts", err)
+	}
+	defer rows.Close()
+	out := []*ramp.Rollout{}
+	for rows.Next() {
+		r, err := scanRollout(rows.Scan)
+		if err != nil {
+			return nil, translate("list rollouts", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate("list rollouts", err)
+	}
+	return out, nil
+}
+
+// UpdateRollout reads the rollout and its flag, checks c.IfVersion
+// against the rollout's version, calls fn on copies of both, and writes
+// them back in one transaction with one audit row (kind "rollout", action
+// c.Action): the rollout with the next version, and the flag, validated
+// and with its next version, if fn changed it. fn runs under the write
+// lock and must not call the store; its error aborts the update and is
+// returned as it is. fn may not change the rollout's ID, flag or
+// environment.
+func (s *Store) UpdateRollout(ctx context.Context, c ramp.Change, id int64, fn func(*ramp.Rollout, *ramp.Flag) error) (*ramp.Rollout, *ramp.Flag, error) {
+	if c.Action == "" {
+		return nil, nil, errors.New("update rollout: the change has no action")
+	}
+	var (
+		outR *ramp.Rollout
+		outF *ramp.Flag
+	)
+	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		cur, err := getRollout(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := staleVersion("rollout", fmt.Sprint(id), c.IfVersion, cur.Version); err != nil {
+			return err
+		}
+		f, fdata, err := getFlag(ctx, tx, cur.Flag)
+		if err != nil {
+			return err
+		}
+		nr := *cur
+		nr.Plan = bytes.Clone(cur.Plan)
+		nr.State = bytes.Clone(cur.State)
+		nf := f.Clone()
+		if err := fn(&nr, nf); err != nil {
+			return fnError{err}
+		}
+		if nr.ID != cur.ID || nr.Flag != cur.Flag || nr.Environment != cur.Environment {
+			return ramp.Errorf(ramp.EINVALID, "a rollout's id, flag and environment cannot change")
+		}
+		if nf.Key != f.Key {
+			return keyChanged("flag", f.Key, nf.Key)
+		}
+		if nr.State != nil && !json.Valid(nr.State) {
+			return ramp.Errorf(ramp.EINVALID, "the rollout state is not JSON")
+		}
+		flagOut := f
+		ndata, err := marshalJSON(nf)
+		if err != nil {
+			return err
+		}
+		if ndata != fdata {
+			sc, err := scope(ctx, tx)
+			if err != nil {
+				return err
+			}
+			nf.Normalize(sc.Environments)
+			if err := nf.Validate(sc); err != nil {
+				return err
+			}
+			nf.Version, nf.CreatedAt, nf.UpdatedAt = f.Version+1, f.CreatedAt, now
+			if _, err := putFlag(ctx, tx, nf); err != nil {
+				return err
+			}
+			flagOut = nf
+		}
+		nr.Version, nr.UpdatedAt = cur.Version+1, now
+		_, err = tx.ExecContext(ctx,
+			"UPDATE rollouts SET status = ?, stage = ?, plan = ?, state = ?, reason = ?, version = ?, updated_at = ? WHERE id = ?",
+			string(nr.Status), nr.Stage, string(nr.Plan), nullRaw(nr.State), nr.Reason, nr.Version, formatTime(now), id)
+		if err != nil {
+			return fmt.Errorf("update rollout: %w", err)
+		}
+		before, err := rolloutAuditJSON(cur, f)
+		if err != nil {
+			return err
+		}
+		after, err := rolloutAuditJSON(&nr, flagOut)
+		if err != nil {
+			return err
+		}
+		if err := insertAudit(ctx, tx, now, audit{Actor: c.Actor, Action: c.Action, Kind: "rollout", Key: cur.Flag, Environment: cur.Environment, Before: before, After: after}); err != nil {
+			return err
+		}
+		outR, outF = &nr, flagOut
+		return nil
+	})
+	if err != nil {
+		return nil, nil, translate("update rollout", err)
+	}
+	return outR, outF, nil
+}
+
+// abortRollouts ends the active rollouts of the flag (in env, or in every
+// environment if env is empty) with status aborted and the reason, each
+// with its audit row: the kill switch and deletions win over rollouts.
+func abortRollouts(ctx context.Context, tx *sql.Tx, now time.Time, actor, flag, env, reason string) error {
+	q := "SELECT " + rolloutColumns + " FROM rollouts WHERE flag = ? AND status IN ('pending', 'running', 'paused')"
+	args := []any{flag}
+	if env != "" {
+		q += " AND environment = ?"
+		args = append(args, env)
+	}
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("find active rollouts: %w", err)
+	}
+	var active []*ramp.Rollout
+	for rows.Next() {
+		r, err := scanRollout(rows.Scan)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		active = append(active, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range active {
+		n := *r
+		n.Status, n.Reason, n.Version, n.UpdatedAt = ramp.RolloutAborted, reason, r.Version+1, now
+		if _, err := tx.ExecContext(ctx, "UPDATE rollouts SET status = ?, reason = ?, version = ?, updated_at = ? WHERE id = ?",
+			string(n.Status), n.Reason, n.Version, formatTime(now), n.ID); err != nil {
+			return fmt.Errorf("abort rollout %d: %w", n.ID, err)
+		}
+		before, err := rolloutAuditJSON(r, nil)
+		if err != nil {
+			return err
+		}
+		after, err := rolloutAuditJSON(&n, nil)
+		if err != nil {
+			return err
+		}
+		if err := insertAudit(ctx, tx, now, audit{Actor: actor, Action: ramp.ActionRolloutAbort, Kind: "rollout", Key: flag, Environment: r.Environment, Before: before, After: after}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddAnalysis records one analysis of a rollout. It is not audited: the
+// audit log records the transitions analyses lead to.
+func (s *Store) AddAnalysis(ctx context.Context, a ramp.Analysis) (ramp.Analysis, error) {
+	if a.Verdicts != nil && !json.Valid(a.Verdicts) {
+		return a, ramp.Errorf(ramp.EINVALID, "the verdicts are not JSON")
+	}
+	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		if a.Time.IsZero() {
+			a.Time = now
+		}
+		res, err := tx.ExecContext(ctx, "INSERT INTO analyses (rollout_id, time, stage, decision, reason, verdicts) VALUES (?, ?, ?, ?, ?, ?)",
+			a.RolloutID, formatTime(a.Time), a.Stage, a.Decision, a.Reason, nullRaw(a.Verdicts))
+		if err != nil {
+			return fmt.Errorf("insert analysis: %w", err)
+		}
+		a.ID, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return a, translate("add analysis", err)
+	}
+	return a, nil
+}
+
+// ListAnalyses returns the analyses of a rollout, oldest first, at most
+// limit of them counted from the newest (default 1000).
+func (s *Store) ListAnalyses(ctx context.Context, rolloutID int64, limit int) ([]ramp.Analysis, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 1000
+	}
+	rows, err := s.r.QueryContext(ctx,
+		"SELECT id, rollout_id, time, stage, decision, reason, verdicts FROM (SELECT * FROM analyses WHERE rollout_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id", rolloutID, limit)
+	if err != nil {
+		return nil, translate("list analyses", err)
+	}
+	defer rows.Close()
+	out := []ramp.Analysis{}
+	for rows.Next() {
+		var (
+			a        ramp.Analysis
+			at       string
+			verdicts sql.NullString
+		)
+		if err := rows.Scan(&a.ID, &a.RolloutID, &at, &a.Stage, &a.Decision, &a.Reason, &verdicts); err != nil {
+			return nil, translate("list analyses", err)
+		}
+		if a.Time, err = parseTime(at); err != nil {
+			return nil, translate("list analyses", err)
+		}
+		if verdicts.Valid {
+			a.Verdicts = json.RawMessage(verdicts.String)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate("list analyses", err)
+	}
+	return out, nil
+}
+
+func nullRaw(b json.RawMessage) sql.NullString {
+	if b == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: string(b), Valid: true}
+}
