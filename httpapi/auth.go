@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/ramp-flags/ramp"
 )
@@ -43,11 +44,78 @@ func PrincipalFromContext(ctx context.Context) (Principal, bool) {
 	return p, ok
 }
 
-// authenticate finds the principal of r's token, given as
+// tokenCache remembers the principals of valid tokens while the change
+// feed stands still, so that evaluations do not read the store: a token
+// lookup costs more than an evaluation. Every change, revoking a token
+// included, moves the feed on and so invalidates every entry, which makes
+// a revocation effective as soon as the change is applied: within
+// milliseconds, like a flag change. Entries are keyed by the token's
+// SHA-256, so that no secret stays in memory, and only valid tokens are
+// cached, so that their number is bounded by the store's.
+type tokenCache struct {
+	mu sync.RWMutex
+	m  map[[sha256.Size]byte]tokenEntry
+}
+
+// tokenEntry is the principal of a token, valid while the change feed is
+// at seq.
+type tokenEntry struct {
+	p   Principal
+	seq int64
+}
+
+// tokenCacheLimit bounds the cache; it is emptied when full.
+const tokenCacheLimit = 1 << 16
+
+// authenticate finds the principal of r's token, through the token cache
+// when the server follows the change feed.
+func (s *Server) authenticate(r *http.Request) (Principal, error) {
+	if s.live == nil {
+		return s.lookupToken(r)
+	}
+	tok, err := tokenOf(r)
+	if err != nil {
+		return Principal{}, err
+	}
+	key := tokenKey(tok)
+	// Read the position first: a revocation committed during the lookup
+	// below then moves the feed past the entry's position.
+	seq := s.live.Seq()
+	s.tokens.mu.RLock()
+	e, ok := s.tokens.m[key]
+	s.tokens.mu.RUnlock()
+	if ok && e.seq == seq {
+		return e.p, nil
+	}
+	p, err := s.lookupToken(r)
+	if err != nil {
+		return Principal{}, err
+	}
+	s.tokens.mu.Lock()
+	if s.tokens.m == nil || len(s.tokens.m) >= tokenCacheLimit {
+		s.tokens.m = map[[sha256.Size]byte]tokenEntry{}
+	}
+	s.tokens.m[key] = tokenEntry{p: p, seq: seq}
+	s.tokens.mu.Unlock()
+	return p, nil
+}
+
+// tokenKey returns the SHA-256 of a token string, without allocating for
+// tokens of usual length.
+func tokenKey(tok string) [sha256.Size]byte {
+	var b [128]byte
+	if len(tok) > len(b) {
+		return sha256.Sum256([]byte(tok))
+	}
+	n := copy(b[:], tok)
+	return sha256.Sum256(b[:n])
+}
+
+// lookupToken finds the principal of r's token, given as
 // "Authorization: Bearer <token>" or "X-API-Key: <token>". It fails with
 // EUNAUTHORIZED for a missing, malformed, unknown or revoked token, and
 // passes on store failures such as EUNAVAILABLE.
-func (s *Server) authenticate(r *http.Request) (Principal, error) {
+func (s *Server) lookupToken(r *http.Request) (Principal, error) {
 	tok, err := tokenOf(r)
 	if err != nil {
 		return Principal{}, err

@@ -31,9 +31,11 @@ type openapiDoc struct {
 var httpMethods = []string{"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 // TestOpenAPICoversRoutes checks that openapi.yaml describes every route
-// the server registers and no other, and that its references resolve.
+// the server registers and no other, and that its references resolve. The
+// server has a live hub and metrics, so that the SDK, OFREP and /metrics
+// routes are registered and checked too.
 func TestOpenAPICoversRoutes(t *testing.T) {
-	e := newTestEnv(t)
+	e := newOFREPEnv(t).testEnv
 
 	e.do("", "GET", "/api/v1/openapi.yaml", nil).problem(t, 401, ramp.EUNAUTHORIZED)
 	res := e.do(e.alice, "GET", "/api/v1/openapi.yaml", nil).want(t, 200)

@@ -21,6 +21,9 @@ type Live interface {
 	// Subscribe starts a stream of the environment's events after lastSeq
 	// (0: start with a snapshot).
 	Subscribe(env string, lastSeq int64) (*hub.Subscription, error)
+	// Seq returns the position of the change feed: it moves on with every
+	// committed change, tokens included.
+	Seq() int64
 }
 
 func (s *Server) sdkRoutes() {

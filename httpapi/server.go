@@ -49,6 +49,9 @@ type Config struct {
 	// Metrics, if set, is served at /metrics to any valid token (an SDK
 	// token is enough, so that Prometheus needs no write access).
 	Metrics prometheus.Gatherer
+	// Registerer, if set, receives the API's own metrics, such as the
+	// OFREP evaluation counts. Nil registers none.
+	Registerer prometheus.Registerer
 }
 
 // Server is the admin API. It is an http.Handler and is safe for
@@ -61,6 +64,7 @@ type Server struct {
 	now       func() time.Time
 
 	live      Live
+	tokens    tokenCache
 	heartbeat time.Duration
 	metrics   prometheus.Gatherer
 
@@ -114,6 +118,7 @@ func New(cfg Config) *Server {
 	s.auditRoutes()
 	if s.live != nil {
 		s.sdkRoutes()
+		s.ofrepRoutes(cfg.Registerer)
 	}
 	if s.metrics != nil {
 		h := promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)})

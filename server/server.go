@@ -116,7 +116,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	log.Info("flags loaded", "seq", h.Seq(), "duration", time.Since(start))
-	api := httpapi.New(httpapi.Config{Store: st, Logger: log, AdminTokenHash: adminHash, Live: h, Heartbeat: cfg.Heartbeat, Metrics: reg})
+	api := httpapi.New(httpapi.Config{Store: st, Logger: log, AdminTokenHash: adminHash, Live: h, Heartbeat: cfg.Heartbeat, Metrics: reg, Registerer: reg})
 	s.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		st.Close()
