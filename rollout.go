@@ -71,7 +71,8 @@ type RolloutFilter struct {
 // Rollout audit actions. Their audit rows have kind "rollout" and the
 // flag's key: the change feed treats them as changes of the flag.
 const (
-	ActionRolloutStart    = "rollout.start"
+	ActionRolloutCreate   = "rollout.create" // recorded; the first stage is not live yet
+	ActionRolloutStart    = "rollout.start"  // the first stage went live
 	ActionRolloutPromote  = "rollout.promote"
 	ActionRolloutStepBack = "rollout.step_back"
 	ActionRolloutRollback = "rollout.rollback"

@@ -117,7 +117,7 @@ func (s *Store) CreateRollout(ctx context.Context, c ramp.Change, r *ramp.Rollou
 		if err != nil {
 			return err
 		}
-		if err := insertAudit(ctx, tx, now, audit{Actor: c.Actor, Action: actionOr(c, ramp.ActionRolloutStart), Kind: "rollout", Key: n.Flag, Environment: n.Environment, After: after}); err != nil {
+		if err := insertAudit(ctx, tx, now, audit{Actor: c.Actor, Action: actionOr(c, ramp.ActionRolloutCreate), Kind: "rollout", Key: n.Flag, Environment: n.Environment, After: after}); err != nil {
 			return err
 		}
 		out = &n
@@ -183,16 +183,13 @@ func (s *Store) ListRollouts(ctx context.Context, f ramp.RolloutFilter) ([]*ramp
 
 // UpdateRollout reads the rollout and its flag, checks c.IfVersion
 // against the rollout's version, calls fn on copies of both, and writes
-// them back in one transaction with one audit row (kind "rollout", action
-// c.Action): the rollout with the next version, and the flag, validated
-// and with its next version, if fn changed it. fn runs under the write
-// lock and must not call the store; its error aborts the update and is
-// returned as it is. fn may not change the rollout's ID, flag or
-// environment.
-func (s *Store) UpdateRollout(ctx context.Context, c ramp.Change, id int64, fn func(*ramp.Rollout, *ramp.Flag) error) (*ramp.Rollout, *ramp.Flag, error) {
-	if c.Action == "" {
-		return nil, nil, errors.New("update rollout: the change has no action")
-	}
+// them back in one transaction with one audit row (kind "rollout"): the
+// rollout with the next version, and the flag, validated and with its next
+// version, if fn changed it. fn returns the audit action, which may depend
+// on what it found; empty means c.Action. fn runs under the write lock and
+// must not call the store; its error aborts the update and is returned as
+// it is. fn may not change the rollout's ID, flag or environment.
+func (s *Store) UpdateRollout(ctx context.Context, c ramp.Change, id int64, fn func(*ramp.Rollout, *ramp.Flag) (string, error)) (*ramp.Rollout, *ramp.Flag, error) {
 	var (
 		outR *ramp.Rollout
 		outF *ramp.Flag
@@ -213,8 +210,15 @@ func (s *Store) UpdateRollout(ctx context.Context, c ramp.Change, id int64, fn f
 		nr.Plan = bytes.Clone(cur.Plan)
 		nr.State = bytes.Clone(cur.State)
 		nf := f.Clone()
-		if err := fn(&nr, nf); err != nil {
+		action, err := fn(&nr, nf)
+		if err != nil {
 			return fnError{err}
+		}
+		if action == "" {
+			action = c.Action
+		}
+		if action == "" {
+			return errors.New("update rollout: no audit action")
 		}
 		if nr.ID != cur.ID || nr.Flag != cur.Flag || nr.Environment != cur.Environment {
 			return ramp.Errorf(ramp.EINVALID, "a rollout's id, flag and environment cannot change")
@@ -260,7 +264,7 @@ func (s *Store) UpdateRollout(ctx context.Context, c ramp.Change, id int64, fn f
 		if err != nil {
 			return err
 		}
-		if err := insertAudit(ctx, tx, now, audit{Actor: c.Actor, Action: c.Action, Kind: "rollout", Key: cur.Flag, Environment: cur.Environment, Before: before, After: after}); err != nil {
+		if err := insertAudit(ctx, tx, now, audit{Actor: c.Actor, Action: action, Kind: "rollout", Key: cur.Flag, Environment: cur.Environment, Before: before, After: after}); err != nil {
 			return err
 		}
 		outR, outF = &nr, flagOut

@@ -46,9 +46,9 @@ func testRollouts(t *testing.T, open func(t *testing.T) Store) {
 	var r2 *ramp.Rollout
 	entry := oneAudit(t, s, wantAudit{Actor: "controller", Action: ramp.ActionRolloutPromote, Kind: "rollout", Key: "guarded", Environment: "production", Before: true, After: true}, func() {
 		var f *ramp.Flag
-		r2, f, err = s.UpdateRollout(ctx, ramp.Change{Actor: "controller", Action: ramp.ActionRolloutPromote, IfVersion: 1}, r.ID, func(r *ramp.Rollout, f *ramp.Flag) error {
+		r2, f, err = s.UpdateRollout(ctx, ramp.Change{Actor: "controller", Action: ramp.ActionRolloutPromote, IfVersion: 1}, r.ID, func(r *ramp.Rollout, f *ramp.Flag) (string, error) {
 			r.Status, r.Stage, r.State = ramp.RolloutRunning, 1, json.RawMessage(`{"n":1}`)
-			return f.SetPercentage("production", 5, "")
+			return "", f.SetPercentage("production", 5, "")
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -70,7 +70,7 @@ func testRollouts(t *testing.T, open func(t *testing.T) Store) {
 
 	// A stale version and an error from fn change nothing.
 	noAudit(t, s, "stale rollout update", func() {
-		_, _, err := s.UpdateRollout(ctx, ramp.Change{Actor: "x", Action: ramp.ActionRolloutPromote, IfVersion: 1}, r.ID, func(*ramp.Rollout, *ramp.Flag) error { return nil })
+		_, _, err := s.UpdateRollout(ctx, ramp.Change{Actor: "x", Action: ramp.ActionRolloutPromote, IfVersion: 1}, r.ID, func(*ramp.Rollout, *ramp.Flag) (string, error) { return "", nil })
 		var e *ramp.Error
 		if !errors.As(err, &e) || e.Code != ramp.ECONFLICT || e.Version != 2 {
 			t.Errorf("stale update: %v, want a conflict at version 2", err)
@@ -78,10 +78,10 @@ func testRollouts(t *testing.T, open func(t *testing.T) Store) {
 	})
 	boom := errors.New("boom")
 	noAudit(t, s, "failed rollout update", func() {
-		_, _, err := s.UpdateRollout(ctx, ramp.Change{Actor: "x", Action: ramp.ActionRolloutPromote}, r.ID, func(r *ramp.Rollout, f *ramp.Flag) error {
+		_, _, err := s.UpdateRollout(ctx, ramp.Change{Actor: "x", Action: ramp.ActionRolloutPromote}, r.ID, func(r *ramp.Rollout, f *ramp.Flag) (string, error) {
 			r.Stage = 7
 			_ = f.SetPercentage("production", 50, "")
-			return boom
+			return "", boom
 		})
 		if !errors.Is(err, boom) {
 			t.Errorf("fn error: %v", err)
@@ -92,9 +92,9 @@ func testRollouts(t *testing.T, open func(t *testing.T) Store) {
 	}
 	// An invalid flag change is rejected with the rollout untouched.
 	noAudit(t, s, "invalid flag change", func() {
-		_, _, err := s.UpdateRollout(ctx, ramp.Change{Actor: "x", Action: ramp.ActionRolloutPromote}, r.ID, func(r *ramp.Rollout, f *ramp.Flag) error {
+		_, _, err := s.UpdateRollout(ctx, ramp.Change{Actor: "x", Action: ramp.ActionRolloutPromote}, r.ID, func(r *ramp.Rollout, f *ramp.Flag) (string, error) {
 			f.Environments["production"].Fallthrough.Variant = "missing"
-			return nil
+			return "", nil
 		})
 		if ramp.ErrorCode(err) != ramp.EINVALID {
 			t.Errorf("invalid flag: %v", err)
@@ -105,12 +105,15 @@ func testRollouts(t *testing.T, open func(t *testing.T) Store) {
 	if err != nil || len(active) != 2 {
 		t.Fatalf("active rollouts: %d, %v", len(active), err)
 	}
-	if _, _, err := s.UpdateRollout(ctx, ramp.Change{Actor: "x", Action: ramp.ActionRolloutComplete}, r.ID, func(r *ramp.Rollout, f *ramp.Flag) error {
-		r.Status = ramp.RolloutPromoted
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	oneAudit(t, s, wantAudit{Actor: "x", Action: ramp.ActionRolloutComplete, Kind: "rollout", Key: "guarded", Environment: "production", Before: true, After: true}, func() {
+		// The action fn returns wins over the change's.
+		if _, _, err := s.UpdateRollout(ctx, ramp.Change{Actor: "x", Action: ramp.ActionRolloutPromote}, r.ID, func(r *ramp.Rollout, f *ramp.Flag) (string, error) {
+			r.Status = ramp.RolloutPromoted
+			return ramp.ActionRolloutComplete, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	active, _ = s.ListRollouts(ctx, ramp.RolloutFilter{Flag: "guarded", Environment: "production", Active: true})
 	if len(active) != 0 {
 		t.Errorf("a promoted rollout is still active")

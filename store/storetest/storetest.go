@@ -65,7 +65,7 @@ type Store interface {
 	CreateRollout(ctx context.Context, c ramp.Change, r *ramp.Rollout) (*ramp.Rollout, error)
 	GetRollout(ctx context.Context, id int64) (*ramp.Rollout, error)
 	ListRollouts(ctx context.Context, f ramp.RolloutFilter) ([]*ramp.Rollout, error)
-	UpdateRollout(ctx context.Context, c ramp.Change, id int64, fn func(*ramp.Rollout, *ramp.Flag) error) (*ramp.Rollout, *ramp.Flag, error)
+	UpdateRollout(ctx context.Context, c ramp.Change, id int64, fn func(*ramp.Rollout, *ramp.Flag) (string, error)) (*ramp.Rollout, *ramp.Flag, error)
 	AddAnalysis(ctx context.Context, a ramp.Analysis) (ramp.Analysis, error)
 	ListAnalyses(ctx context.Context, rolloutID int64, limit int) ([]ramp.Analysis, error)
 }
