@@ -1,0 +1,70 @@
+package sdk_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/sdk"
+	"github.com/ramp-flags/ramp/sdk/internal/sdktest"
+)
+
+// benchClient returns a live client serving a 5 % flag among 1,000.
+func benchClient(b *testing.B) *sdk.Client {
+	b.Helper()
+	flags := []*ramp.Flag{sdktest.BoolFlag("checkout-v2", "production", 5)}
+	for i := range 999 {
+		flags = append(flags, sdktest.BoolFlag(fmt.Sprintf("flag-%d", i), "production", 5))
+	}
+	srv := sdktest.NewServer(b, "production", flags, nil)
+	c, err := sdk.New(context.Background(), sdk.Config{URL: srv.URL, Token: sdktest.Token})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
+// BenchmarkBool is the hot path of a rollout in an application: a
+// percentage flag evaluated for one targeting key.
+func BenchmarkBool(b *testing.B) {
+	c := benchClient(b)
+	ctx := context.Background()
+	ec := sdk.EvalContext{TargetingKey: "user-4821"}
+	b.ReportAllocs()
+	var v bool
+	for b.Loop() {
+		v = c.Bool(ctx, "checkout-v2", ec, false)
+	}
+	_ = v
+}
+
+// BenchmarkBoolParallel is BenchmarkBool from every core at once, as the
+// request handlers of a busy server call it.
+func BenchmarkBoolParallel(b *testing.B) {
+	c := benchClient(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ec := sdk.EvalContext{TargetingKey: "user-4821"}
+		for pb.Next() {
+			c.Bool(ctx, "checkout-v2", ec, false)
+		}
+	})
+}
+
+// BenchmarkBoolDetail is the same evaluation with its reason and variant.
+func BenchmarkBoolDetail(b *testing.B) {
+	c := benchClient(b)
+	ctx := context.Background()
+	ec := sdk.EvalContext{TargetingKey: "user-4821"}
+	b.ReportAllocs()
+	var d sdk.Detail[bool]
+	for b.Loop() {
+		d = c.BoolDetail(ctx, "checkout-v2", ec, false)
+	}
+	if d.Reason != sdk.ReasonSplit {
+		b.Fatal(d)
+	}
+}
