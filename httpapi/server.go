@@ -46,6 +46,10 @@ type Config struct {
 	// Heartbeat is the interval of keep-alive comments on streams. Zero
 	// means 15 seconds.
 	Heartbeat time.Duration
+	// Rollouts and RolloutStore serve the guarded rollout routes. Nil
+	// leaves them out.
+	Rollouts     Rollouts
+	RolloutStore RolloutStore
 	// Metrics, if set, is served at /metrics to any valid token (an SDK
 	// token is enough, so that Prometheus needs no write access).
 	Metrics prometheus.Gatherer
@@ -63,10 +67,12 @@ type Server struct {
 	maxBody   int64
 	now       func() time.Time
 
-	live      Live
-	tokens    tokenCache
-	heartbeat time.Duration
-	metrics   prometheus.Gatherer
+	live         Live
+	rollouts     Rollouts
+	rolloutStore RolloutStore
+	tokens       tokenCache
+	heartbeat    time.Duration
+	metrics      prometheus.Gatherer
 
 	mux *http.ServeMux
 	// patterns lists every registered route, for the OpenAPI coverage test.
@@ -87,15 +93,17 @@ func New(cfg Config) *Server {
 		panic(fmt.Sprintf("httpapi: Config.MaxBodyBytes is negative (%d)", cfg.MaxBodyBytes))
 	}
 	s := &Server{
-		store:     cfg.Store,
-		log:       cfg.Logger,
-		adminHash: cfg.AdminTokenHash,
-		maxBody:   cfg.MaxBodyBytes,
-		now:       cfg.Now,
-		live:      cfg.Live,
-		heartbeat: cfg.Heartbeat,
-		metrics:   cfg.Metrics,
-		mux:       http.NewServeMux(),
+		store:        cfg.Store,
+		log:          cfg.Logger,
+		adminHash:    cfg.AdminTokenHash,
+		maxBody:      cfg.MaxBodyBytes,
+		now:          cfg.Now,
+		live:         cfg.Live,
+		rollouts:     cfg.Rollouts,
+		rolloutStore: cfg.RolloutStore,
+		heartbeat:    cfg.Heartbeat,
+		metrics:      cfg.Metrics,
+		mux:          http.NewServeMux(),
 	}
 	if s.heartbeat == 0 {
 		s.heartbeat = 15 * time.Second
@@ -116,6 +124,9 @@ func New(cfg Config) *Server {
 	s.segmentRoutes()
 	s.tokenRoutes()
 	s.auditRoutes()
+	if s.rollouts != nil && s.rolloutStore != nil {
+		s.rolloutRoutes()
+	}
 	if s.live != nil {
 		s.sdkRoutes()
 		s.ofrepRoutes(cfg.Registerer)

@@ -21,6 +21,7 @@ import (
 	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/httpapi"
 	"github.com/ramp-flags/ramp/hub"
+	"github.com/ramp-flags/ramp/rollout"
 	"github.com/ramp-flags/ramp/store/sqlite"
 )
 
@@ -51,6 +52,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Heartbeat is the keep-alive interval of streams; zero means 15s.
 	Heartbeat time.Duration
+	// ControllerTick is how often the rollout controller looks at active
+	// rollouts; zero means one second. Each plan's own interval decides
+	// when it is analysed.
+	ControllerTick time.Duration
 }
 
 // Server is a ramp server: open, then Run until the context ends.
@@ -59,6 +64,7 @@ type Server struct {
 	log   *slog.Logger
 	store *sqlite.Store
 	hub   *hub.Hub
+	ctl   *rollout.Controller
 	ln    net.Listener
 	http  *http.Server
 
@@ -116,7 +122,13 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	log.Info("flags loaded", "seq", h.Seq(), "duration", time.Since(start))
-	api := httpapi.New(httpapi.Config{Store: st, Logger: log, AdminTokenHash: adminHash, Live: h, Heartbeat: cfg.Heartbeat, Metrics: reg, Registerer: reg})
+	s.ctl = rollout.New(rollout.Config{Store: st, Sources: map[string]rollout.Source{}, Logger: log})
+	api := httpapi.New(httpapi.Config{
+		Store: st, Logger: log, AdminTokenHash: adminHash,
+		Live: h, Heartbeat: cfg.Heartbeat,
+		Rollouts: s.ctl, RolloutStore: st,
+		Metrics: reg, Registerer: reg,
+	})
 	s.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		st.Close()
@@ -177,12 +189,22 @@ func (s *Server) Run(ctx context.Context) error {
 		defer close(hubDone)
 		_ = s.hub.Run(hubCtx)
 	}()
+	tick := s.cfg.ControllerTick
+	if tick == 0 {
+		tick = time.Second
+	}
+	ctlDone := make(chan struct{})
+	go func() {
+		defer close(ctlDone)
+		_ = s.ctl.Run(hubCtx, tick)
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	select {
 	case err := <-errc:
 		stopHub()
 		<-hubDone
+		<-ctlDone
 		s.store.Close()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
@@ -191,6 +213,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// for long-lived connections.
 	stopHub()
 	<-hubDone
+	<-ctlDone
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err := s.http.Shutdown(sctx)
