@@ -61,7 +61,14 @@ var servingLine = regexp.MustCompile(`serving on (http://\S+)`)
 // token (none: let ramp create one) and waits until it is ready.
 func startServer(t testing.TB, dataDir, token string) *server {
 	t.Helper()
-	args := []string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--log-level", "warn"}
+	return startServerAt(t, "127.0.0.1:0", dataDir, token)
+}
+
+// startServerAt is startServer on a given address, for a restart that
+// clients must find where they left it.
+func startServerAt(t testing.TB, addr, dataDir, token string) *server {
+	t.Helper()
+	args := []string{"serve", "--addr", addr, "--data", dataDir, "--log-level", "warn"}
 	if token != "" {
 		args = append(args, "--admin-token", token)
 	}
@@ -171,4 +178,16 @@ func (s *server) mustRamp(args ...string) string {
 		s.t.Fatalf("ramp %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
 	}
 	return r.stdout
+}
+
+// waitFor polls cond for up to d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -80,7 +80,7 @@ func TestOFREPConformance(t *testing.T) {
 	user := openfeature.NewEvaluationContext("user-1", nil)
 
 	// The server applies changes within milliseconds; wait for the last.
-	waitFor(t, "the flags to be served", func() bool {
+	waitFor(t, 10*time.Second, "the flags to be served", func() bool {
 		d, _ := of.BooleanValueDetails(ctx, "checkout", false, user)
 		return d.ErrorCode == ""
 	})
@@ -214,7 +214,7 @@ func TestOFREPConformance(t *testing.T) {
 	})
 	t.Run("kill switch", func(t *testing.T) {
 		s.mustRamp("rollback", "enabled", "--env", "production")
-		waitFor(t, "the kill switch to reach OFREP", func() bool {
+		waitFor(t, 10*time.Second, "the kill switch to reach OFREP", func() bool {
 			d, _ := of.BooleanValueDetails(ctx, "enabled", true, user)
 			return d.Reason == openfeature.DisabledReason
 		})
@@ -273,7 +273,7 @@ func TestOFREPBulkAndEvents(t *testing.T) {
 	}
 	var etag string
 	var body map[string]any
-	waitFor(t, "the flag to be served", func() bool {
+	waitFor(t, 10*time.Second, "the flag to be served", func() bool {
 		var res *http.Response
 		res, body = bulk("")
 		etag = res.Header.Get("ETag")
@@ -349,18 +349,6 @@ func TestOFREPBulkAndEvents(t *testing.T) {
 	flag := after["flags"].([]any)[0].(map[string]any)
 	if flag["reason"] != "DISABLED" || flag["value"] != false {
 		t.Errorf("after the kill switch: %v", flag)
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after 10 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
