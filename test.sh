@@ -4,7 +4,7 @@
 # run of each fuzzer. It installs what the tests need when it is missing.
 #
 #   ./test.sh            everything
-#   FUZZTIME=1m ./test.sh  fuzz longer (default 10s per fuzzer)
+#   FUZZTIME=1m ./test.sh  fuzz longer (default 5s per fuzzer)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -40,7 +40,7 @@ CGO_ENABLED=0 go build -o /dev/null ./cmd/ramp
 step "go test -race"
 go test -race -count=1 -timeout 20m ./...
 
-step "fuzz (${FUZZTIME:=10s} each)"
+step "fuzz (${FUZZTIME:=5s} each)"
 fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" "$1"; }
 fuzz ./eval FuzzEvaluate
 fuzz ./eval FuzzBucket
@@ -49,5 +49,7 @@ fuzz . FuzzValidate
 fuzz ./cmd/ramp FuzzParsePercent
 fuzz ./cmd/ramp FuzzApplyFile
 fuzz ./cmd/ramp FuzzParseAttr
+fuzz ./sdk FuzzSSE
+fuzz ./judge FuzzEvaluate
 
 step "all tests passed"
