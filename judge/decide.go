@@ -41,8 +41,11 @@ type DecideInput struct {
 // Decision is the action an analysis calls for, why, and the verdicts it
 // was drawn from.
 type Decision struct {
-	Action   Action    `json:"action"`
-	Reason   string    `json:"reason"`
+	// Action is what the controller does.
+	Action Action `json:"action"`
+	// Reason says why in one line, naming the guards that decided.
+	Reason string `json:"reason"`
+	// Verdicts are the verdicts the decision was drawn from (never null).
 	Verdicts []Verdict `json:"verdicts"`
 }
 

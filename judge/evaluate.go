@@ -94,6 +94,9 @@ type Verdict struct {
 // Figures are one arm's numbers as the judge saw them. Latencies are in
 // seconds; rates and shares are fractions.
 type Figures struct {
+	// Requests, Errors and ErrorRate are the arm's counts and their ratio
+	// (0 without requests). For a latency guard Requests is the
+	// histogram's count when the arm has no request count.
 	Requests  float64 `json:"requests"`
 	Errors    float64 `json:"errors"`
 	ErrorRate float64 `json:"errorRate"`

@@ -57,9 +57,10 @@ type Guard struct {
 	// Margin is the regression allowed before the guard warns, relative to
 	// the baseline: 0.1 lets the canary's error rate be 10% above the
 	// baseline's (0.55% against 0.50%), or its latency quantile 10% above.
-	// Error-rate guards default to 0 (no worse than the baseline), latency
-	// guards to 0.1. For a throughput guard it is the tolerated relative
-	// deviation of the canary's share of requests (default 0.2).
+	// Zero takes the default: 0 (no worse than the baseline) for error-rate
+	// guards, 0.1 for latency guards. For a throughput guard it is the
+	// tolerated relative deviation of the canary's share of requests
+	// (default 0.2).
 	Margin float64 `json:"margin,omitempty" yaml:"margin,omitempty"`
 	// AbsMargin is an absolute allowance added on top for error-rate
 	// guards: the canary may exceed the baseline by the larger of

@@ -311,12 +311,13 @@ func (c *Controller) analyse(ctx context.Context, r *ramp.Rollout, plan Plan, st
 			ca, ba, err = src.Arms(ctx, Query{Flag: r.Flag, Environment: r.Environment, Canary: st.Canary, Baseline: st.Baseline, Guard: g, From: st.StageStarted, To: now})
 		}
 		if err != nil {
-			failed = append(failed, judge.Verdict{Guard: g.Name, Metric: g.Metric, Outcome: judge.Inconclusive, Summary: err.Error()})
+			failed = append(failed, judge.Unavailable(g.Guard, err.Error()))
 			continue
 		}
 		inputs = append(inputs, judge.Input{Guard: g.Guard, Canary: ca, Baseline: ba})
 	}
-	in.Verdicts = append(judge.EvaluateAll(inputs, judge.Options{Alpha: plan.Alpha}), failed...)
+	opts := judge.Options{Alpha: plan.Alpha, CanaryPercent: stagePercent(plan, r.Stage)}
+	in.Verdicts = append(judge.EvaluateAll(inputs, opts), failed...)
 	return judge.Decide(in)
 }
 

@@ -94,6 +94,8 @@ stderr. Exit codes: 0 success, 1 failure, 2 usage error.`,
 		newEnvCmd(a),
 		newSegmentCmd(a),
 		newVersionCmd(a),
+		newSimulateCmd(a),
+		newRolloutCmd(a),
 	)
 	root.AddCommand(newServeCmd(a))
 	return root

@@ -17,6 +17,7 @@
 package sim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -87,13 +88,18 @@ func (f Fixed) enabled() bool { return f.MaxErrorRate > 0 || f.MaxP99 > 0 }
 // Config is a simulation: a scenario, the judge's guards and options, the
 // fixed-threshold analysis to compare with, and the number of runs.
 type Config struct {
+	// Scenario is the traffic.
 	Scenario Scenario
-	Guards   []judge.Guard
-	Alpha    float64
+	// Guards are the judge's guards; all of them see the same arms.
+	Guards []judge.Guard
+	// Alpha is the judge's false-alarm rate, 0 for judge.DefaultAlpha.
+	Alpha float64
 	// Fixed is the comparison; a zero Fixed skips it.
 	Fixed Fixed
-	Runs  int
-	Seed  uint64
+	// Runs is the number of stages simulated.
+	Runs int
+	// Seed makes the runs reproducible.
+	Seed uint64
 	// Workers is the number of runs simulated at once; 0 means GOMAXPROCS.
 	Workers int
 }
@@ -103,6 +109,7 @@ type Config struct {
 // to the rollback; a percentile is nil when fewer runs than it needs were
 // rolled back.
 type Summary struct {
+	// Runs is the number of stages simulated.
 	Runs int `json:"runs"`
 	// RolledBack counts runs rolled back (or stepped back) before the end
 	// of the stage; Early those of them rolled back before the regression
@@ -128,7 +135,9 @@ type Summary struct {
 // Result holds the judge's summary and, when configured, the fixed
 // threshold's.
 type Result struct {
-	Judge Summary  `json:"judge"`
+	// Judge is what the judge did.
+	Judge Summary `json:"judge"`
+	// Fixed is what the fixed-threshold analysis did on the same traffic.
 	Fixed *Summary `json:"fixed,omitempty"`
 }
 
@@ -186,7 +195,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if !(c.Alpha >= 0 && c.Alpha <= 0.5) {
-		bad("alpha %v must be above 0 and at most 0.5", c.Alpha)
+		bad("alpha %v must be from 0 (the default, 0.01) to 0.5", c.Alpha)
 	}
 	if c.Fixed.MaxErrorRate < 0 || c.Fixed.MaxErrorRate > 1 || c.Fixed.MaxP99 < 0 || math.IsNaN(c.Fixed.MaxP99) {
 		bad("the fixed thresholds must be an error rate from 0 to 1 and a latency of at least 0")
@@ -210,8 +219,10 @@ type outcome struct {
 }
 
 // Run simulates cfg.Runs stages and summarises both analyses. It returns
-// an error only for an invalid configuration.
-func Run(cfg Config) (Result, error) {
+// an error for an invalid configuration, or ctx's error if ctx ends first.
+// It runs cfg.Workers goroutines and returns when they are done; the
+// result depends only on cfg, not on the number of workers.
+func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
@@ -232,11 +243,21 @@ func Run(cfg Config) (Result, error) {
 			}
 		})
 	}
+	var err error
+feed:
 	for i := range cfg.Runs {
-		next <- i
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			err = ctx.Err()
+			break feed
+		}
 	}
 	close(next)
 	wg.Wait()
+	if err != nil {
+		return Result{}, err
+	}
 	res := Result{Judge: summarize(judged, cfg.Scenario, true)}
 	if cfg.Fixed.enabled() {
 		s := summarize(fixed, cfg.Scenario, false)

@@ -1,6 +1,8 @@
 package sim_test
 
 import (
+	"context"
+	"errors"
 	"math"
 	"reflect"
 	"strings"
@@ -11,7 +13,7 @@ import (
 	"github.com/ramp-flags/ramp/judge/sim"
 )
 
-// config is the scenario of the issue: 1,000 req/s, a 5% canary, a 0.5%
+// config is the target scenario of DESIGN.md: 1,000 req/s, a 5% canary, a 0.5%
 // baseline error rate, the judge's default guards and Flagger's default
 // analysis with a 1% threshold.
 func config(errMult, p99Mult float64, runs int) sim.Config {
@@ -38,21 +40,21 @@ func TestTargets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulates 3,000 stages")
 	}
-	reg, err := sim.Run(config(2, 1, 1000))
+	reg, err := sim.Run(context.Background(), config(2, 1, 1000))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if m := reg.Judge.MedianMinutes; m == nil || *m > 3 {
 		t.Errorf("2x error regression: median time to rollback %v min, want ≤ 3", deref(m))
 	}
-	aa, err := sim.Run(config(1, 1, 1000))
+	aa, err := sim.Run(context.Background(), config(1, 1, 1000))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if aa.Judge.RolledBackPercent > 1 {
 		t.Errorf("A/A: %.1f%% wrongly rolled back, want ≤ 1%%", aa.Judge.RolledBackPercent)
 	}
-	lat, err := sim.Run(config(1, 1.5, 1000))
+	lat, err := sim.Run(context.Background(), config(1, 1.5, 1000))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,17 +74,17 @@ func deref(p *float64) float64 {
 func TestDeterministic(t *testing.T) {
 	c := config(1.5, 1.2, 60)
 	c.Workers = 1
-	a, err := sim.Run(c)
+	a, err := sim.Run(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Workers = 7
-	b, _ := sim.Run(c)
+	b, _ := sim.Run(context.Background(), c)
 	if !reflect.DeepEqual(a, b) {
 		t.Errorf("results depend on the number of workers:\n%+v\n%+v", a, b)
 	}
 	c.Seed = 2
-	d, _ := sim.Run(c)
+	d, _ := sim.Run(context.Background(), c)
 	if reflect.DeepEqual(a, d) {
 		t.Errorf("seeds 1 and 2 give the same result %+v", a)
 	}
@@ -94,7 +96,7 @@ func TestDeterministic(t *testing.T) {
 func TestNoDataFailsOnlyTheFixedAnalysis(t *testing.T) {
 	c := config(1, 1, 200)
 	c.Scenario.RPS = 0.2
-	r, err := sim.Run(c)
+	r, err := sim.Run(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +111,7 @@ func TestNoDataFailsOnlyTheFixedAnalysis(t *testing.T) {
 func TestRegressionStart(t *testing.T) {
 	c := config(5, 1, 200)
 	c.Scenario.RegressionStart = 10 * time.Minute
-	r, err := sim.Run(c)
+	r, err := sim.Run(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +156,7 @@ func TestValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %v, want one about %q", err, c.want)
 		}
-		if _, err := sim.Run(cfg); err == nil {
+		if _, err := sim.Run(context.Background(), cfg); err == nil {
 			t.Errorf("Run accepted an invalid config (%s)", c.want)
 		}
 	}
@@ -176,5 +178,13 @@ func TestAA(t *testing.T) {
 	aa := s.AA()
 	if aa.Regressed() || aa.RegressionStart != 0 || !s.Regressed() {
 		t.Errorf("AA of %+v is %+v", s, aa)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := sim.Run(ctx, config(2, 1, 100000)); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled run: %v", err)
 	}
 }
