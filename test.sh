@@ -13,6 +13,18 @@ step() { printf '\n== %s\n' "$*"; }
 export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
 command -v go >/dev/null || { echo "test.sh: Go is not installed (https://go.dev/dl)" >&2; exit 1; }
 
+# Prometheus, for the tests that run a real one (internal/promtest): the
+# Debian package. Without it those tests skip, or fail under CI=true.
+if ! command -v prometheus >/dev/null && [ ! -x /usr/bin/prometheus ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		step "install prometheus"
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus
+	else
+		echo "test.sh: Prometheus is not installed and cannot be installed here (needs root and apt-get):" >&2
+		echo "  install the Debian package prometheus, or the real-Prometheus tests skip (and fail under CI=true)" >&2
+	fi
+fi
+
 # Tools the suite runs, installed at pinned versions into ./.tools.
 TOOLS="$PWD/.tools"
 STATICCHECK_VERSION=v0.8.2
