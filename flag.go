@@ -334,7 +334,9 @@ const (
 // AuditFilter selects audit entries. Zero fields do not filter. Since is
 // inclusive and Until exclusive. Limit defaults to 100 and is capped at 1000.
 type AuditFilter struct {
-	Kind   string
+	Kind string
+	// Kinds selects entries of any of these kinds, on top of Kind.
+	Kinds  []string
 	Key    string
 	Actor  string
 	Since  time.Time

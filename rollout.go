@@ -13,7 +13,7 @@ type RolloutStatus string
 const (
 	RolloutPending    RolloutStatus = "pending"     // created, first stage not applied yet
 	RolloutRunning    RolloutStatus = "running"     // a stage is live and analysed
-	RolloutPaused     RolloutStatus = "paused"      // held by a person; analysis continues, no transition
+	RolloutPaused     RolloutStatus = "paused"      // held by a person: no analysis, no transition
 	RolloutPromoted   RolloutStatus = "promoted"    // the last stage passed: done
 	RolloutRolledBack RolloutStatus = "rolled_back" // the judge or an alert rolled it back to 0 %
 	RolloutAborted    RolloutStatus = "aborted"     // stopped by a person or the kill switch

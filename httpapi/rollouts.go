@@ -17,8 +17,8 @@ import (
 type Rollouts interface {
 	Start(ctx context.Context, actor, flag, env string, plan rollout.Plan) (*ramp.Rollout, error)
 	Pause(ctx context.Context, actor string, id int64, reason string) (*ramp.Rollout, error)
-	Resume(ctx context.Context, actor string, id int64) (*ramp.Rollout, error)
-	Promote(ctx context.Context, actor string, id int64) (*ramp.Rollout, error)
+	Resume(ctx context.Context, actor string, id int64, reason string) (*ramp.Rollout, error)
+	Promote(ctx context.Context, actor string, id int64, reason string) (*ramp.Rollout, error)
 	Abort(ctx context.Context, actor string, id int64, reason string) (*ramp.Rollout, error)
 }
 
@@ -47,8 +47,8 @@ type startRolloutRequest struct {
 	Plan        *rollout.Plan `json:"plan,omitempty"`
 }
 
-// rolloutView is a rollout as the API shows it: the stored record, the
-// latest analysis and the flag's percentage now.
+// rolloutView is a rollout as the API shows it: the stored record and its
+// latest analysis.
 type rolloutView struct {
 	*ramp.Rollout
 	Latest *ramp.Analysis `json:"latest,omitempty"`
@@ -217,13 +217,13 @@ func (s *Server) moveRollout(w http.ResponseWriter, r *http.Request) error {
 	var ro *ramp.Rollout
 	switch action := r.PathValue("action"); action {
 	case "pause":
-		ro, err = s.rollouts.Pause(ctx, who, id, orDefault(req.Reason, "paused by "+who))
+		ro, err = s.rollouts.Pause(ctx, who, id, req.Reason)
 	case "resume":
-		ro, err = s.rollouts.Resume(ctx, who, id)
+		ro, err = s.rollouts.Resume(ctx, who, id, req.Reason)
 	case "promote":
-		ro, err = s.rollouts.Promote(ctx, who, id)
+		ro, err = s.rollouts.Promote(ctx, who, id, req.Reason)
 	case "abort":
-		ro, err = s.rollouts.Abort(ctx, who, id, orDefault(req.Reason, "aborted by "+who))
+		ro, err = s.rollouts.Abort(ctx, who, id, req.Reason)
 	default:
 		return ramp.Errorf(ramp.ENOTFOUND, "%q is not a rollout action: use pause, resume, promote or abort", action)
 	}
@@ -236,11 +236,4 @@ func (s *Server) moveRollout(w http.ResponseWriter, r *http.Request) error {
 func actor(r *http.Request) string {
 	p, _ := PrincipalFromContext(r.Context())
 	return p.Name
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -173,15 +173,17 @@ func (c *Controller) Pause(ctx context.Context, actor string, id int64, reason s
 	return c.manual(ctx, actor, id, movePause, reason)
 }
 
-// Resume continues a paused rollout.
-func (c *Controller) Resume(ctx context.Context, actor string, id int64) (*ramp.Rollout, error) {
-	return c.manual(ctx, actor, id, moveResume, "resumed by "+actor)
+// Resume continues a paused rollout. An empty reason records "resumed by
+// ACTOR".
+func (c *Controller) Resume(ctx context.Context, actor string, id int64, reason string) (*ramp.Rollout, error) {
+	return c.manual(ctx, actor, id, moveResume, reason)
 }
 
 // Promote moves a rollout to its next stage now, whatever the judge says:
-// a person's decision, recorded as such.
-func (c *Controller) Promote(ctx context.Context, actor string, id int64) (*ramp.Rollout, error) {
-	return c.manual(ctx, actor, id, movePromote, "promoted by "+actor)
+// a person's decision, recorded as such. An empty reason records
+// "promoted by ACTOR".
+func (c *Controller) Promote(ctx context.Context, actor string, id int64, reason string) (*ramp.Rollout, error) {
+	return c.manual(ctx, actor, id, movePromote, reason)
 }
 
 // Abort ends a rollout and rolls its flag back to 0 % in the environment.
@@ -195,7 +197,8 @@ func (c *Controller) manual(ctx context.Context, actor string, id int64, m move,
 		return nil, err
 	}
 	if reason == "" {
-		reason = string(m) + " by " + actor
+		past := map[move]string{movePause: "paused", moveResume: "resumed", movePromote: "promoted", moveAbort: "aborted"}
+		reason = past[m] + " by " + actor
 	}
 	return c.apply(ctx, r, actor, m, reason, nil)
 }

@@ -360,16 +360,16 @@ func TestManualControls(t *testing.T) {
 	if got := f.rollout(r.ID); got.Status != ramp.RolloutPaused || got.Stage != 0 || got.Reason != "waiting for the marketing launch" {
 		t.Fatalf("paused rollout moved: %+v", got)
 	}
-	if _, err := f.ctl.Resume(ctx, "bob", r.ID); err != nil {
+	if _, err := f.ctl.Resume(ctx, "bob", r.ID, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.ctl.Promote(ctx, "bob", r.ID); err != nil {
+	if _, err := f.ctl.Promote(ctx, "bob", r.ID, ""); err != nil {
 		t.Fatal(err)
 	}
 	if f.percentage() != 25 {
 		t.Errorf("after a manual promotion: %v%%", f.percentage())
 	}
-	if _, err := f.ctl.Resume(ctx, "bob", r.ID); ramp.ErrorCode(err) != ramp.ECONFLICT {
+	if _, err := f.ctl.Resume(ctx, "bob", r.ID, ""); ramp.ErrorCode(err) != ramp.ECONFLICT {
 		t.Errorf("resuming a running rollout: %v", err)
 	}
 	if _, err := f.ctl.Abort(ctx, "carol", r.ID, "wrong build"); err != nil {
@@ -378,7 +378,7 @@ func TestManualControls(t *testing.T) {
 	if got := f.rollout(r.ID); got.Status != ramp.RolloutAborted || f.percentage() != 0 {
 		t.Errorf("after abort: %s at %v%%", got.Status, f.percentage())
 	}
-	if _, err := f.ctl.Promote(ctx, "bob", r.ID); ramp.ErrorCode(err) != ramp.ECONFLICT {
+	if _, err := f.ctl.Promote(ctx, "bob", r.ID, ""); ramp.ErrorCode(err) != ramp.ECONFLICT {
 		t.Errorf("promoting an aborted rollout: %v", err)
 	}
 }
@@ -438,7 +438,12 @@ func TestDuration(t *testing.T) {
 			t.Errorf("ParseDuration(%q) accepted", bad)
 		}
 	}
-	if s := rollout.Duration(96 * time.Hour).String(); s != "4d" {
-		t.Errorf("String = %q", s)
+	for d, want := range map[time.Duration]string{96 * time.Hour: "4d", 36 * time.Hour: "1d12h", time.Hour: "1h", 90 * time.Minute: "1h30m", 30 * time.Second: "30s", 1500 * time.Millisecond: "1.5s"} {
+		if s := rollout.Duration(d).String(); s != want {
+			t.Errorf("Duration(%v).String() = %q, want %q", d, s, want)
+		}
+		if back, err := rollout.ParseDuration(rollout.Duration(d).String()); err != nil || back != d {
+			t.Errorf("%v does not survive a round trip: %v, %v", d, back, err)
+		}
 	}
 }

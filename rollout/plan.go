@@ -187,13 +187,24 @@ func ParseDuration(s string) (time.Duration, error) {
 	return days + d, nil
 }
 
-// String formats the duration with days where whole.
+// String formats the duration as plans write it: "4d", "1d12h", "90m",
+// "30s", without zero units.
 func (d Duration) String() string {
 	td := time.Duration(d)
-	if td >= 24*time.Hour && td%(24*time.Hour) == 0 {
-		return strconv.Itoa(int(td/(24*time.Hour))) + "d"
+	if td <= 0 || td%time.Second != 0 {
+		return td.String()
 	}
-	return td.String()
+	var b strings.Builder
+	for _, u := range []struct {
+		name string
+		size time.Duration
+	}{{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}} {
+		if n := td / u.size; n > 0 {
+			b.WriteString(strconv.FormatInt(int64(n), 10) + u.name)
+			td -= n * u.size
+		}
+	}
+	return b.String()
 }
 
 // MarshalText writes the duration as text.

@@ -56,7 +56,7 @@ entries, with the state before and after each change.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&filter.Flag, "flag", "", "only changes to this flag")
-	fl.StringVar(&filter.Kind, "kind", "", "only changes to this kind of thing: flag, segment, environment or token")
+	fl.StringVar(&filter.Kind, "kind", "", "only changes to this kind of thing: flag, rollout, segment, environment or token")
 	fl.StringVar(&filter.Key, "key", "", "only changes to the thing with this key")
 	fl.StringVar(&filter.Actor, "actor", "", "only changes by this actor")
 	fl.StringVar(&since, "since", "", "only changes at or after this time or duration ago")
@@ -66,18 +66,18 @@ entries, with the state before and after each change.`,
 }
 
 // auditKinds are the kinds of things the audit log records.
-var auditKinds = []string{"flag", "segment", "environment", "token"}
+var auditKinds = []string{"flag", "rollout", "segment", "environment", "token"}
 
 // checkAuditFilter rejects the filters the server would refuse, so that
 // they are usage errors. since and until are the arguments as given, for
 // the message.
 func checkAuditFilter(f client.AuditFilter, since, until string) error {
 	if f.Kind != "" && !slices.Contains(auditKinds, f.Kind) {
-		return usageErrorf("--kind %q: use flag, segment, environment or token", f.Kind)
+		return usageErrorf("--kind %q: use flag, rollout, segment, environment or token", f.Kind)
 	}
 	if f.Flag != "" {
-		if f.Kind != "" && f.Kind != "flag" {
-			return usageErrorf("--flag %s selects --kind flag; it cannot be combined with --kind %s", f.Flag, f.Kind)
+		if f.Kind != "" && f.Kind != "flag" && f.Kind != "rollout" {
+			return usageErrorf("--flag %s selects the flag and its rollouts; it cannot be combined with --kind %s", f.Flag, f.Kind)
 		}
 		if f.Key != "" && f.Key != f.Flag {
 			return usageErrorf("--flag %s selects --key %s; it cannot be combined with --key %s", f.Flag, f.Flag, f.Key)

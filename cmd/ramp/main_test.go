@@ -67,7 +67,7 @@ func TestExitCodes(t *testing.T) {
 		{"percent too fine", []string{"set", "x", "0.0001"}, exitUsage, "4 decimals"},
 		{"bad attribute", []string{"eval", "x", "--attr", "novalue"}, exitUsage, "use NAME=VALUE"},
 		{"bad since", []string{"audit", "--since", "yesterday"}, exitUsage, "RFC 3339"},
-		{"bad audit kind", []string{"audit", "--kind", "flags"}, exitUsage, `--kind "flags": use flag, segment, environment or token`},
+		{"bad audit kind", []string{"audit", "--kind", "flags"}, exitUsage, `--kind "flags": use flag, rollout, segment, environment or token`},
 		{"since after until", []string{"audit", "--since", "1h", "--until", "2h"}, exitUsage, "--since 1h is after --until 2h"},
 		{"since after until as times", []string{"audit", "--since", "2025-02-01T00:00:00Z", "--until", "2025-01-31T00:00:00Z"}, exitUsage, "is after --until"},
 		{"audit flag with other kind", []string{"audit", "--flag", "checkout-v2", "--kind", "segment"}, exitUsage, "cannot be combined with --kind segment"},
@@ -169,8 +169,8 @@ func TestHelpPromisesOnlyWhatExists(t *testing.T) {
 		want, notWant []string
 	}{
 		{[]string{"rollback", "--help"},
-			[]string{"takes effect at once for everyone in the environment"},
-			[]string{"abort", "milliseconds"}},
+			[]string{"takes effect at once for everyone in the environment", "rollout of the flag in the environment is aborted"},
+			[]string{"milliseconds"}},
 		{[]string{"env", "delete", "--help"},
 			[]string{"The server refuses", "while SDK tokens are scoped to the environment: revoke them first"},
 			[]string{"stop working"}},

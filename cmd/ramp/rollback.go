@@ -17,7 +17,8 @@ func newRollbackCmd(a *app) *cobra.Command {
 		Long: `Kill switch. Turn the flag off in an environment and serve the off variant:
 it takes effect at once for everyone in the environment. The rollout
 percentage is reset to 0%, so a later "ramp set" starts from zero with the
-same variant.`,
+same variant. A guarded rollout of the flag in the environment is aborted
+in the same change.`,
 		Example: `  ramp rollback checkout-v2
   ramp rollback checkout-v2 --env staging`,
 		Args: argsExactly("FLAG"),

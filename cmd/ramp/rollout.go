@@ -393,11 +393,6 @@ func newRolloutMoveCmd(a *app, action string) *cobra.Command {
 			}
 			plan, _ := v.DecodePlan()
 			st, _ := v.DecodeState()
-			if reason != "" && len(st.Transitions) > 0 {
-				if got := st.Transitions[len(st.Transitions)-1].Reason; got != reason {
-					fmt.Fprintf(a.stderr, "note: the server recorded the reason %q; it keeps --reason only for pause and abort\n", got)
-				}
-			}
 			return a.render(v, func(w io.Writer) {
 				fmt.Fprintf(w, "%s in %s: rollout %d %s\n", v.Flag, v.Environment, v.ID, describeMove(v, plan, st))
 			})

@@ -162,7 +162,7 @@ func TestRolloutCommands(t *testing.T) {
 		t.Errorf("second pause: %s", stderr)
 	}
 	out, stderr = e.ramp(exitOK, "rollout", "resume", "checkout", "--reason", "freeze over")
-	if !strings.Contains(out, "rollout 1 running at stage 1 of 4, 5%") || !strings.Contains(stderr, `recorded the reason "resumed by admin"`) {
+	if !strings.Contains(out, "rollout 1 running at stage 1 of 4, 5%") || stderr != "" {
 		t.Errorf("resume printed %q, %q", out, stderr)
 	}
 	out, _ = e.ramp(exitOK, "rollout", "promote", "checkout", "-o", "json")
@@ -355,7 +355,7 @@ func TestRolloutStartPlans(t *testing.T) {
 		{"missing file", []string{"checkout", "-f", "no-such-plan.yaml"}, exitFailure, "no-such-plan.yaml"},
 		{"example dry run", []string{"checkout", "-f", example, "--dry-run"}, exitOK, "  - percent: 5\n    duration: 3d\n"},
 		{"stages dry run", []string{"checkout", "--stages", "5%:90m,100", "--guard", "p99-latency,critical=800ms", "--interval", "30s", "--dry-run"},
-			exitOK, "stages:\n  - percent: 5\n    duration: 1h30m0s\n  - percent: 100\nguards:\n  - name: p99-latency\n    metric: latency\n    quantile: 0.99\n    margin: 0.1\n    critical: 0.8\ninterval: 30s\n"},
+			exitOK, "stages:\n  - percent: 5\n    duration: 1h30m\n  - percent: 100\nguards:\n  - name: p99-latency\n    metric: latency\n    quantile: 0.99\n    margin: 0.1\n    critical: 0.8\ninterval: 30s\n"},
 		{"template with override dry run", []string{"checkout", "--template", "standard", "--on-warning", "rollback", "--dry-run"}, exitOK, "onWarning: rollback"},
 	}
 	for _, tt := range tests {

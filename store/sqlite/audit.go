@@ -31,6 +31,12 @@ func (s *Store) ListAudit(ctx context.Context, f ramp.AuditFilter) ([]ramp.Audit
 	if f.Kind != "" {
 		add("kind = ?", f.Kind)
 	}
+	if len(f.Kinds) > 0 {
+		where = append(where, "kind IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.Kinds)), ", ")+")")
+		for _, k := range f.Kinds {
+			args = append(args, k)
+		}
+	}
 	if f.Key != "" {
 		add("key = ?", f.Key)
 	}

@@ -139,7 +139,7 @@ func (s *Store) DeleteEnvironment(ctx context.Context, c ramp.Change, key string
 			return err
 		}
 		for _, f := range flags {
-			if err := abortRollouts(ctx, tx, now, c.Actor, f, key, "the environment was deleted by "+c.Actor); err != nil {
+			if err := abortRollouts(ctx, tx, now, c.Actor, f, key, "the environment was deleted by "+c.Actor, nil, nil); err != nil {
 				return err
 			}
 		}

@@ -278,7 +278,7 @@ func (s *Store) UpdateFlag(ctx context.Context, c ramp.Change, key string, fn fu
 		}
 		if c.Action == ramp.ActionFlagRollback {
 			// The kill switch wins over a rollout in progress.
-			if err := abortRollouts(ctx, tx, now, c.Actor, key, c.Environment, "kill switch by "+c.Actor); err != nil {
+			if err := abortRollouts(ctx, tx, now, c.Actor, key, c.Environment, "kill switch by "+c.Actor, cur, nf); err != nil {
 				return err
 			}
 		}
@@ -317,7 +317,7 @@ func (s *Store) DeleteFlag(ctx context.Context, c ramp.Change, key string) error
 		if err := staleVersion("flag", key, c.IfVersion, cur.Version); err != nil {
 			return err
 		}
-		if err := abortRollouts(ctx, tx, now, c.Actor, key, "", "the flag was deleted by "+c.Actor); err != nil {
+		if err := abortRollouts(ctx, tx, now, c.Actor, key, "", "the flag was deleted by "+c.Actor, cur, nil); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM flags WHERE key = ?", key); err != nil {

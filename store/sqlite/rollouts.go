@@ -279,7 +279,9 @@ func (s *Store) UpdateRollout(ctx context.Context, c ramp.Change, id int64, fn f
 // abortRollouts ends the active rollouts of the flag (in env, or in every
 // environment if env is empty) with status aborted and the reason, each
 // with its audit row: the kill switch and deletions win over rollouts.
-func abortRollouts(ctx context.Context, tx *sql.Tx, now time.Time, actor, flag, env, reason string) error {
+// before and after are the flag around the change that aborts them, for
+// the audit rows; either may be nil.
+func abortRollouts(ctx context.Context, tx *sql.Tx, now time.Time, actor, flag, env, reason string, before, after *ramp.Flag) error {
 	q := "SELECT " + rolloutColumns + " FROM rollouts WHERE flag = ? AND status IN ('pending', 'running', 'paused')"
 	args := []any{flag}
 	if env != "" {
@@ -310,15 +312,15 @@ func abortRollouts(ctx context.Context, tx *sql.Tx, now time.Time, actor, flag, 
 			string(n.Status), n.Reason, n.Version, formatTime(now), n.ID); err != nil {
 			return fmt.Errorf("abort rollout %d: %w", n.ID, err)
 		}
-		before, err := rolloutAuditJSON(r, nil)
+		b, err := rolloutAuditJSON(r, before)
 		if err != nil {
 			return err
 		}
-		after, err := rolloutAuditJSON(&n, nil)
+		a, err := rolloutAuditJSON(&n, after)
 		if err != nil {
 			return err
 		}
-		if err := insertAudit(ctx, tx, now, audit{Actor: actor, Action: ramp.ActionRolloutAbort, Kind: "rollout", Key: flag, Environment: r.Environment, Before: before, After: after}); err != nil {
+		if err := insertAudit(ctx, tx, now, audit{Actor: actor, Action: ramp.ActionRolloutAbort, Kind: "rollout", Key: flag, Environment: r.Environment, Before: b, After: a}); err != nil {
 			return err
 		}
 	}
