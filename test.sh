@@ -25,6 +25,13 @@ if ! command -v prometheus >/dev/null && [ ! -x /usr/bin/prometheus ]; then
 	fi
 fi
 
+# Alertmanager, for e2e/alertmanager_test.go: the Debian package. Without it
+# that test skips, or fails under CI=true.
+if ! command -v alertmanager >/dev/null && [ ! -x /usr/bin/prometheus-alertmanager ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	step "install prometheus-alertmanager"
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus-alertmanager
+fi
+
 # Tools the suite runs, installed at pinned versions into ./.tools.
 TOOLS="$PWD/.tools"
 STATICCHECK_VERSION=v0.8.2

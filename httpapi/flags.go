@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -272,15 +274,30 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	if err := s.environmentExists(r, env); err != nil {
 		return err
 	}
-	c := change(r)
-	c.Action = ramp.ActionFlagRollback
-	c.Environment = env
-	updated, err := s.store.UpdateFlag(r.Context(), c, key, func(cur *ramp.Flag) error {
-		cur.Rollback(env)
-		return nil
-	})
+	updated, err := s.killSwitch(r.Context(), change(r).Actor, key, env, false)
 	if err != nil {
 		return err
 	}
 	return writeFlag(w, http.StatusOK, updated)
+}
+
+// errAlreadyOff is killSwitch's answer when asked to leave a flag that is
+// already off alone.
+var errAlreadyOff = errors.New("the flag is already off")
+
+// killSwitch turns env of the flag off, as the rollback route does, in one
+// store transaction with its flag.rollback audit row under actor; the
+// store aborts the flag's active rollout in env in that transaction. It
+// ignores versions: the kill switch always wins. With ifOn, a flag already
+// off in env is left as it is and errAlreadyOff returned, so that a
+// repeated request writes nothing.
+func (s *Server) killSwitch(ctx context.Context, actor, key, env string, ifOn bool) (*ramp.Flag, error) {
+	c := ramp.Change{Actor: actor, Action: ramp.ActionFlagRollback, Environment: env}
+	return s.store.UpdateFlag(ctx, c, key, func(cur *ramp.Flag) error {
+		if fe := cur.Environments[env]; ifOn && (fe == nil || !fe.On) {
+			return errAlreadyOff
+		}
+		cur.Rollback(env)
+		return nil
+	})
 }

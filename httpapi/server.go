@@ -56,6 +56,11 @@ type Config struct {
 	// Registerer, if set, receives the API's own metrics, such as the
 	// OFREP evaluation counts. Nil registers none.
 	Registerer prometheus.Registerer
+	// AlertSeverities are the values of an alert's severity label that
+	// make the Alertmanager receiver roll its flag back, compared without
+	// regard to case. Empty means DefaultAlertSeverities (critical); an
+	// empty string among them makes New panic.
+	AlertSeverities []string
 }
 
 // Server is the admin API. It is an http.Handler and is safe for
@@ -124,6 +129,7 @@ func New(cfg Config) *Server {
 	s.segmentRoutes()
 	s.tokenRoutes()
 	s.auditRoutes()
+	s.alertRoutes(cfg.AlertSeverities)
 	if s.rollouts != nil && s.rolloutStore != nil {
 		s.rolloutRoutes()
 	}

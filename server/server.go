@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,7 +22,9 @@ import (
 	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/httpapi"
 	"github.com/ramp-flags/ramp/hub"
+	"github.com/ramp-flags/ramp/notify"
 	"github.com/ramp-flags/ramp/rollout"
+	"github.com/ramp-flags/ramp/sdksource"
 	"github.com/ramp-flags/ramp/store/sqlite"
 )
 
@@ -30,6 +33,15 @@ const (
 	DefaultAddr    = "127.0.0.1:8080"
 	DefaultDataDir = "ramp-data"
 )
+
+// CountsRetention is how long the server keeps the counts SDKs report:
+// longer than the longest stage of a rollout plan, whose analysis sums
+// the stage's counts from its start.
+const CountsRetention = 14 * 24 * time.Hour
+
+// pruneEvery is how often the server deletes counts older than
+// CountsRetention.
+const pruneEvery = time.Hour
 
 // AdminTokenFile is the name, in the data directory, of the file that
 // holds the admin token created at first start.
@@ -56,6 +68,12 @@ type Config struct {
 	// rollouts; zero means one second. Each plan's own interval decides
 	// when it is analysed.
 	ControllerTick time.Duration
+	// Webhooks receive a notification of every rollout event
+	// (docs/notifications.md). A bad target fails Open.
+	Webhooks []notify.Target
+	// AlertSeverities are the severity labels that make the Alertmanager
+	// receiver roll a flag back (docs/alerts.md); empty means critical.
+	AlertSeverities []string
 }
 
 // Server is a ramp server: open, then Run until the context ends.
@@ -67,6 +85,10 @@ type Server struct {
 	ctl   *rollout.Controller
 	ln    net.Listener
 	http  *http.Server
+
+	// notifier sends webhooks; closed after the last request that can
+	// make a rollout event.
+	notifier *notify.Notifier
 
 	// TokenFile is the path of the admin token file written at this start,
 	// or "" if none was written.
@@ -122,15 +144,21 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	log.Info("flags loaded", "seq", h.Seq(), "duration", time.Since(start))
-	s.ctl = rollout.New(rollout.Config{Store: st, Sources: map[string]rollout.Source{}, Logger: log})
+	if s.notifier, err = openNotifier(cfg, log, reg); err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.ctl = rollout.New(rollout.Config{Store: st, Sources: map[string]rollout.Source{rollout.SourceSDK: sdksource.New(st)}, Logger: log, Notifier: s.notifier})
 	api := httpapi.New(httpapi.Config{
 		Store: st, Logger: log, AdminTokenHash: adminHash,
 		Live: h, Heartbeat: cfg.Heartbeat,
 		Rollouts: s.ctl, RolloutStore: st,
 		Metrics: reg, Registerer: reg,
+		AlertSeverities: cfg.AlertSeverities,
 	})
 	s.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		s.closeNotifier(ctx)
 		st.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
@@ -142,6 +170,31 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
+}
+
+// openNotifier checks the webhook and alert configuration and starts the
+// notifier, whose counters go to reg.
+func openNotifier(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*notify.Notifier, error) {
+	for _, sev := range cfg.AlertSeverities {
+		if strings.TrimSpace(sev) == "" {
+			return nil, errors.New("alert severities: an empty severity is not allowed")
+		}
+	}
+	n, err := notify.New(notify.Config{Targets: cfg.Webhooks, Logger: log, Registerer: reg})
+	if err != nil {
+		return nil, fmt.Errorf("webhooks: %w", err)
+	}
+	return n, nil
+}
+
+// closeNotifier delivers the notifications still queued, for at most the
+// shutdown timeout.
+func (s *Server) closeNotifier(ctx context.Context) {
+	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.notifier.Close(nctx); err != nil {
+		s.log.Warn("webhook notifications", "err", err)
+	}
 }
 
 // bootstrapToken creates an admin token and writes it to the token file
@@ -198,6 +251,11 @@ func (s *Server) Run(ctx context.Context) error {
 		defer close(ctlDone)
 		_ = s.ctl.Run(hubCtx, tick)
 	}()
+	pruneDone := make(chan struct{})
+	go func() {
+		defer close(pruneDone)
+		s.pruneCounts(hubCtx)
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	select {
@@ -205,6 +263,8 @@ func (s *Server) Run(ctx context.Context) error {
 		stopHub()
 		<-hubDone
 		<-ctlDone
+		<-pruneDone
+		s.closeNotifier(ctx)
 		s.store.Close()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
@@ -214,21 +274,45 @@ func (s *Server) Run(ctx context.Context) error {
 	stopHub()
 	<-hubDone
 	<-ctlDone
+	<-pruneDone
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err := s.http.Shutdown(sctx)
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
+	s.closeNotifier(ctx)
 	if cerr := s.store.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
 
+// pruneCounts deletes reported counts older than CountsRetention now and
+// every pruneEvery until ctx ends.
+func (s *Server) pruneCounts(ctx context.Context) {
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		n, err := s.store.PruneCounts(ctx, time.Now().Add(-CountsRetention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("prune reported counts", "err", err)
+		case n > 0:
+			s.log.Info("pruned reported counts", "rows", n, "retention", CountsRetention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // Close releases the listener and the store of a server that was opened
 // but not run.
 func (s *Server) Close() error {
 	s.ln.Close()
+	s.closeNotifier(context.Background())
 	return s.store.Close()
 }

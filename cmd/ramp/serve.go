@@ -3,9 +3,13 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ramp-flags/ramp/httpapi"
+	"github.com/ramp-flags/ramp/notify"
 	"github.com/ramp-flags/ramp/server"
 )
 
@@ -15,6 +19,7 @@ func newServeCmd(a *app) *cobra.Command {
 		DataDir: envOr(a.getenv, "RAMP_DATA", server.DefaultDataDir),
 	}
 	var logLevel string
+	var webhooks, slackWebhooks []string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the ramp server",
@@ -25,13 +30,24 @@ to DATA/admin-token (mode 0600) and says so; use it as $RAMP_TOKEN. For
 automation, give the admin token yourself with --admin-token or
 $RAMP_ADMIN_TOKEN: it is then accepted as is and no file is written.
 
+Every rollout event (stage change, hold, step back, rollback) is POSTed to each
+--webhook as generic JSON and to each --slack-webhook as a Slack message
+(docs/notifications.md). Alertmanager can pull a flag's kill switch through
+POST /api/v1/alerts/alertmanager for alerts whose severity label is one of
+--alert-severity (docs/alerts.md).
+
 Environment: $RAMP_ADDR, $RAMP_DATA and $RAMP_ADMIN_TOKEN set the defaults of
 --addr, --data and --admin-token.`,
 		Example: `  ramp serve                  # 127.0.0.1:8080, data in ./ramp-data
   export RAMP_TOKEN=$(cat ramp-data/admin-token)
 
   # For a test or a container, with a token you choose:
-  ramp serve --addr 127.0.0.1:9090 --data /tmp/ramp --admin-token s3cret`,
+  ramp serve --addr 127.0.0.1:9090 --data /tmp/ramp --admin-token s3cret
+
+  # Tell a Slack channel and an incident tool about every rollout event, and
+  # let Alertmanager roll back on critical and page alerts:
+  ramp serve --slack-webhook https://hooks.slack.com/services/T000/B000/XXXX \
+    --webhook https://incidents.example.com/hooks/ramp --alert-severity critical,page`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var level slog.Level
@@ -42,6 +58,22 @@ Environment: $RAMP_ADDR, $RAMP_DATA and $RAMP_ADMIN_TOKEN set the defaults of
 				// Read here, not as the flag's default, so that --help
 				// never prints the secret.
 				cfg.AdminToken = a.getenv("RAMP_ADMIN_TOKEN")
+			}
+			for _, u := range webhooks {
+				cfg.Webhooks = append(cfg.Webhooks, notify.Target{URL: u, Format: notify.FormatJSON})
+			}
+			for _, u := range slackWebhooks {
+				cfg.Webhooks = append(cfg.Webhooks, notify.Target{URL: u, Format: notify.FormatSlack})
+			}
+			for _, t := range cfg.Webhooks {
+				if err := t.Check(); err != nil {
+					return usageErrorf("--webhook, --slack-webhook: %v", err)
+				}
+			}
+			for _, sev := range cfg.AlertSeverities {
+				if strings.TrimSpace(sev) == "" {
+					return usageErrorf("--alert-severity %q: give severities separated by commas, such as critical,page", strings.Join(cfg.AlertSeverities, ","))
+				}
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			s, err := server.Open(cmd.Context(), cfg)
@@ -60,6 +92,9 @@ Environment: $RAMP_ADDR, $RAMP_DATA and $RAMP_ADMIN_TOKEN set the defaults of
 	f.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory ($RAMP_DATA)")
 	f.StringVar(&cfg.AdminToken, "admin-token", "", "accept this admin token; no token file is written ($RAMP_ADMIN_TOKEN)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringArrayVar(&webhooks, "webhook", nil, "POST every rollout event as JSON to this URL (repeatable)")
+	f.StringArrayVar(&slackWebhooks, "slack-webhook", nil, "POST every rollout event to this Slack incoming-webhook URL (repeatable)")
+	f.StringSliceVar(&cfg.AlertSeverities, "alert-severity", slices.Clone(httpapi.DefaultAlertSeverities), "severity labels whose Alertmanager alerts roll a flag back, separated by commas")
 	return cmd
 }
 
