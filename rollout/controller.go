@@ -130,6 +130,11 @@ type Controller struct {
 
 	mu   sync.Mutex
 	last map[int64]looked // per rollout: the last analysis, in memory
+	// active holds the rollouts the last Tick found active, and ended
+	// those this controller ended itself, so that Tick can tell people
+	// of rollouts ended elsewhere: by the kill switch or a deletion.
+	active map[int64]bool
+	ended  map[int64]bool
 }
 
 type looked struct {
@@ -140,7 +145,7 @@ type looked struct {
 
 // New returns a controller.
 func New(cfg Config) *Controller {
-	c := &Controller{store: cfg.Store, sources: cfg.Sources, notifier: cfg.Notifier, now: cfg.Now, log: cfg.Logger, last: map[int64]looked{}}
+	c := &Controller{store: cfg.Store, sources: cfg.Sources, notifier: cfg.Notifier, now: cfg.Now, log: cfg.Logger, last: map[int64]looked{}, active: map[int64]bool{}, ended: map[int64]bool{}}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -229,10 +234,37 @@ func (c *Controller) Tick(ctx context.Context) error {
 		return fmt.Errorf("list active rollouts: %w", err)
 	}
 	var errs []error
+	now := map[int64]bool{}
 	for _, r := range active {
+		now[r.ID] = true
 		if err := c.step(ctx, r); err != nil {
 			errs = append(errs, fmt.Errorf("rollout %d of %s in %s: %w", r.ID, r.Flag, r.Environment, err))
 		}
+	}
+	c.mu.Lock()
+	var gone []int64
+	for id := range c.active {
+		if !now[id] && !c.ended[id] {
+			gone = append(gone, id)
+		}
+	}
+	for id := range c.ended {
+		delete(now, id) // ended by this controller during this tick
+	}
+	c.active, c.ended = now, map[int64]bool{}
+	c.mu.Unlock()
+	for _, id := range gone {
+		// Ended outside the controller: the kill switch, an alert, or the
+		// deletion of its flag or environment. Say so, as for any end.
+		r, err := c.store.GetRollout(ctx, id)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rollout %d: %w", id, err))
+			continue
+		}
+		c.mu.Lock()
+		delete(c.last, id)
+		c.mu.Unlock()
+		c.notify(ctx, Event{Rollout: r, Action: ramp.ActionRolloutAbort, Reason: r.Reason, Time: r.UpdatedAt})
 	}
 	return errors.Join(errs...)
 }
@@ -375,6 +407,7 @@ func (c *Controller) apply(ctx context.Context, r *ramp.Rollout, actor string, m
 	if !out.Status.Active() {
 		c.mu.Lock()
 		delete(c.last, out.ID)
+		c.ended[out.ID] = true
 		c.mu.Unlock()
 	}
 	return out, nil

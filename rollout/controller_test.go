@@ -401,6 +401,20 @@ func TestKillSwitchStopsTheController(t *testing.T) {
 	if got := f.rollout(r.ID); got.Status != ramp.RolloutAborted || f.percentage() != 0 {
 		t.Fatalf("after the kill switch: %s at %v%%", got.Status, f.percentage())
 	}
+	// The controller did not end it, but tells the notifiers all the same,
+	// once.
+	aborts := 0
+	for _, e := range f.notes.events {
+		if e.Action == ramp.ActionRolloutAbort && e.Rollout.ID == r.ID {
+			aborts++
+			if e.Reason != "kill switch by oncall" {
+				t.Errorf("abort reason %q", e.Reason)
+			}
+		}
+	}
+	if aborts != 1 {
+		t.Errorf("%d abort notifications, want 1", aborts)
+	}
 }
 
 func TestPlanValidation(t *testing.T) {
