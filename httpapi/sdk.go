@@ -29,6 +29,7 @@ type Live interface {
 func (s *Server) sdkRoutes() {
 	s.handle("GET /sdk/v1/flags", accessSDK, s.sdkFlags)
 	s.handle("GET /sdk/v1/stream", accessSDK, s.sdkStream)
+	s.sdkMetricsRoutes()
 }
 
 // environmentOf returns the environment a request reads: the SDK token's,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/sdk"
@@ -66,5 +67,47 @@ func BenchmarkBoolDetail(b *testing.B) {
 	}
 	if d.Reason != sdk.ReasonSplit {
 		b.Fatal(d)
+	}
+}
+
+// BenchmarkObserve is the measurement of one request in an application:
+// a known (flag, variant) counted with its latency.
+func BenchmarkObserve(b *testing.B) {
+	c := benchClient(b)
+	for i := range 100 {
+		c.Observe(fmt.Sprintf("flag-%d", i), "on", time.Millisecond, nil)
+	}
+	c.Observe("checkout-v2", "off", time.Millisecond, nil)
+	c.Observe("checkout-v2", "on", time.Millisecond, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Observe("checkout-v2", "on", 42*time.Millisecond, nil)
+	}
+}
+
+// BenchmarkObserveParallel is BenchmarkObserve from every core at once,
+// on the same (flag, variant): the worst case for the counters.
+func BenchmarkObserveParallel(b *testing.B) {
+	c := benchClient(b)
+	c.Observe("checkout-v2", "on", time.Millisecond, nil)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c.Observe("checkout-v2", "on", 42*time.Millisecond, nil)
+		}
+	})
+}
+
+// BenchmarkStats reads the counters of 1,000 pairs, as a Prometheus
+// scrape through sdk/promexport does.
+func BenchmarkStats(b *testing.B) {
+	c := benchClient(b)
+	for i := range 500 {
+		c.Observe(fmt.Sprintf("flag-%d", i), "on", time.Millisecond, nil)
+		c.Observe(fmt.Sprintf("flag-%d", i), "off", time.Millisecond, nil)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Stats()
 	}
 }

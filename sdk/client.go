@@ -104,6 +104,12 @@ type Client struct {
 	cacheKick chan struct{}
 	written   *snapshot
 
+	// meter counts what Observe is told; reportMu serializes reports and
+	// guards what they delivered.
+	meter         *meter
+	reportMu      sync.Mutex
+	reportFailing bool
+
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -153,6 +159,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		ready:     make(chan struct{}),
 		wake:      make(chan struct{}, 1),
 		cacheKick: make(chan struct{}, 1),
+		meter:     newMeter(),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	c.wg.Add(2)
@@ -161,6 +168,10 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.CacheFile != "" {
 		c.wg.Add(1)
 		go c.cacheLoop()
+	}
+	if cfg.ReportInterval > 0 {
+		c.wg.Add(1)
+		go c.reportLoop()
 	}
 
 	t := c.clock.NewTimer(cfg.StartTimeout)
@@ -266,11 +277,13 @@ func (c *Client) listen(l listener) func() {
 }
 
 // Close stops the client: it ends the connection, waits for its
-// goroutines (and for a callback that is running) and writes the last
-// snapshot to the cache file if it is not there yet. Notifications not yet
-// delivered are dropped. After Close the client keeps serving the flags it
-// had. Close returns the error of that last cache write, if any; calling
-// it again returns the same.
+// goroutines (and for a callback or a report that is running), sends the
+// counts not yet reported unless reporting is disabled (within
+// ReportTimeout), and writes the last snapshot to the cache file if it is
+// not there yet. Notifications not yet delivered are dropped. After Close
+// the client keeps serving the flags it had, and Observe keeps counting.
+// Close returns the errors of that last report and cache write, if any;
+// calling it again returns the same.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.cancel()
@@ -281,9 +294,18 @@ func (c *Client) Close() error {
 			c.status.Store(int32(StatusStale)) // no callbacks run any more
 		}
 		c.mu.Unlock()
-		if c.cfg.CacheFile != "" {
-			c.closeErr = c.writeCache()
+		var errs []error
+		if c.cfg.ReportInterval > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), ReportTimeout)
+			if err := c.Flush(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("sdk: last report: %w", err))
+			}
+			cancel()
 		}
+		if c.cfg.CacheFile != "" {
+			errs = append(errs, c.writeCache())
+		}
+		c.closeErr = errors.Join(errs...)
 	})
 	return c.closeErr
 }

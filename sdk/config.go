@@ -31,14 +31,22 @@ const (
 	// StreamRetryInterval is how long a client that fell back to polling
 	// polls before it tries the stream again.
 	StreamRetryInterval = 5 * time.Minute
+	// DefaultReportInterval is how often a client reports what Observe
+	// counted.
+	DefaultReportInterval = 10 * time.Second
+	// MinReportInterval is the shortest report interval a client accepts.
+	MinReportInterval = 100 * time.Millisecond
+	// ReportTimeout bounds each report request, and the last report Close
+	// sends.
+	ReportTimeout = 10 * time.Second
 )
 
 // Config configures a Client. URL and Token are required; every other
 // field has a default.
 type Config struct {
 	// URL is the base URL of the ramp server, for example
-	// "https://ramp.example.com". The SDK appends /sdk/v1/stream and
-	// /sdk/v1/flags to its path.
+	// "https://ramp.example.com". The SDK appends /sdk/v1/stream,
+	// /sdk/v1/flags and /sdk/v1/metrics to its path.
 	URL string
 	// Token is an SDK token (ramp token create --sdk --env ENV), which
 	// names the environment, or an admin token together with Environment.
@@ -66,9 +74,17 @@ type Config struct {
 	// request by its own idle timeout instead. Nil means a client with the
 	// default transport.
 	HTTPClient *http.Client
-	// Clock is the source of time for backoff, idle detection, polling and
-	// StartTimeout. Nil means the system clock; tests inject a fake one.
+	// Clock is the source of time for backoff, idle detection, polling,
+	// StartTimeout, reporting and the durations Middleware measures. Nil
+	// means the system clock; tests inject a fake one.
 	Clock Clock
+	// ReportInterval is how often the client sends the counts Observe
+	// made since its last report to the server (POST /sdk/v1/metrics),
+	// where guarded rollouts read them. Zero means DefaultReportInterval;
+	// a negative value disables reporting (Observe still counts, for Stats
+	// and the sdk/promexport collector). A positive value must be at least
+	// MinReportInterval.
+	ReportInterval time.Duration
 }
 
 // Clock is a source of time and timers. Its methods must be safe for
@@ -99,8 +115,9 @@ func (t systemTimer) Stop() bool          { return t.t.Stop() }
 
 // endpoints are the URLs a client calls, derived from Config once.
 type endpoints struct {
-	stream string
-	flags  string
+	stream  string
+	flags   string
+	metrics string
 }
 
 // check validates cfg and fills in its defaults.
@@ -128,6 +145,9 @@ func (cfg *Config) check() (endpoints, error) {
 	if cfg.PollInterval < 0 || (cfg.PollInterval > 0 && cfg.PollInterval < time.Second) {
 		return ep, fmt.Errorf("sdk: Config.PollInterval %v is below one second", cfg.PollInterval)
 	}
+	if cfg.ReportInterval > 0 && cfg.ReportInterval < MinReportInterval {
+		return ep, fmt.Errorf("sdk: Config.ReportInterval %v is below %v; use a negative value to disable reporting", cfg.ReportInterval, MinReportInterval)
+	}
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Timeout != 0 {
 		return ep, errors.New("sdk: Config.HTTPClient must have no Timeout: it would cut the stream; the SDK detects dead connections itself")
 	}
@@ -136,6 +156,9 @@ func (cfg *Config) check() (endpoints, error) {
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.ReportInterval == 0 {
+		cfg.ReportInterval = DefaultReportInterval
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -154,7 +177,7 @@ func (cfg *Config) check() (endpoints, error) {
 	for _, p := range []struct {
 		dst  *string
 		path string
-	}{{&ep.stream, "/sdk/v1/stream"}, {&ep.flags, "/sdk/v1/flags"}} {
+	}{{&ep.stream, "/sdk/v1/stream"}, {&ep.flags, "/sdk/v1/flags"}, {&ep.metrics, "/sdk/v1/metrics"}} {
 		v := *u
 		v.Path = base + p.path
 		v.RawPath = ""

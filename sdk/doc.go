@@ -17,8 +17,17 @@
 // good snapshot is kept in an optional cache file and used at start when
 // the server cannot be reached.
 //
+// The client also measures the application's code paths: Observe (or the
+// net/http Middleware) counts each request a flag's variant served, its
+// errors and its latency, in lock-free striped counters; a reporter sends
+// the counts to POST /sdk/v1/metrics every Config.ReportInterval, where the
+// rollout controller's SDK metric source reads them, so that guarded
+// rollouts need no Prometheus. Stats exposes the same counters, which the
+// subpackage sdk/promexport turns into Prometheus metrics.
+//
 // The package imports only the standard library, the root package and
 // eval, so an application that embeds the SDK compiles none of the
 // server's dependencies; a test enforces it. The OpenFeature provider is
-// in the subpackage sdk/openfeature.
+// in the subpackage sdk/openfeature, the Prometheus collector in
+// sdk/promexport.
 package sdk

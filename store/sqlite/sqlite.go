@@ -226,9 +226,22 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// write runs fn in one write transaction and commits it if fn returns nil.
-// now is the time of the change, the same for every row it writes.
+// write runs fn in one write transaction and commits it if fn returns nil,
+// then calls the commit hook. now is the time of the change, the same for
+// every row it writes.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx, now time.Time) error) error {
+	if err := s.writeQuiet(ctx, fn); err != nil {
+		return err
+	}
+	if s.onCommit != nil {
+		s.onCommit()
+	}
+	return nil
+}
+
+// writeQuiet is write without the commit hook, for writes that are not
+// changes (reported counts) and must not wake the change feed.
+func (s *Store) writeQuiet(ctx context.Context, fn func(tx *sql.Tx, now time.Time) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -241,9 +254,6 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx, now time.Time) er
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
-	}
-	if s.onCommit != nil {
-		s.onCommit()
 	}
 	return nil
 }

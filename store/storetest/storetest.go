@@ -26,6 +26,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/ramp-flags/ramp"
 )
@@ -68,6 +69,10 @@ type Store interface {
 	UpdateRollout(ctx context.Context, c ramp.Change, id int64, fn func(*ramp.Rollout, *ramp.Flag) (string, error)) (*ramp.Rollout, *ramp.Flag, error)
 	AddAnalysis(ctx context.Context, a ramp.Analysis) (ramp.Analysis, error)
 	ListAnalyses(ctx context.Context, rolloutID int64, limit int) ([]ramp.Analysis, error)
+
+	AddCounts(ctx context.Context, env string, at time.Time, counts []ramp.Counts) error
+	SumCounts(ctx context.Context, flag, env, variant string, from, to time.Time) (ramp.Counts, error)
+	PruneCounts(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Option configures Run.
@@ -119,6 +124,13 @@ func Run(t *testing.T, open func(t *testing.T) Store, opts ...Option) {
 		{"Rollouts", testRollouts},
 		{"RolloutKillSwitch", testRolloutKillSwitch},
 		{"Analyses", testAnalyses},
+		{"CountsAddAndSum", testCountsAddAndSum},
+		{"CountsWithoutLatency", testCountsWithoutLatency},
+		{"CountsZeroTime", testCountsZeroTime},
+		{"CountsValidation", testCountsValidation},
+		{"CountsAreNotChanges", testCountsAreNotChanges},
+		{"CountsPrune", testCountsPrune},
+		{"CountsConcurrent", testCountsConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

@@ -58,6 +58,16 @@ type Server struct {
 	retry string
 	// quiet makes the stream answer 200 and end without a byte.
 	quiet bool
+	// metricsStatus, if set, is the status the metrics endpoint answers.
+	metricsStatus int
+	reports       chan Report
+}
+
+// Report is one report of counts the fake server received.
+type Report struct {
+	// Query is the request's raw query.
+	Query  string
+	Counts []ramp.Counts
 }
 
 type event struct {
@@ -76,8 +86,8 @@ func NewServer(tb testing.TB, env string, flags []*ramp.Flag, segments []*ramp.S
 	tb.Helper()
 	s := &Server{
 		tb: tb, env: env, seq: 1, retry: "1000",
-		requests: make(chan Request, 1000),
-		flags:    map[string]*ramp.Flag{}, segments: map[string]*ramp.Segment{},
+		requests: make(chan Request, 1000), reports: make(chan Report, 1000),
+		flags: map[string]*ramp.Flag{}, segments: map[string]*ramp.Segment{},
 		streams: map[*stream]struct{}{}, streamsChanged: make(chan struct{}),
 	}
 	for _, f := range flags {
@@ -366,6 +376,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.serveFlags(w, r)
 	case r.Method == http.MethodGet && r.URL.Path == "/sdk/v1/stream":
 		s.serveStream(w, r)
+	case r.Method == http.MethodPost && r.URL.Path == "/sdk/v1/metrics":
+		s.serveMetrics(w, r)
 	default:
 		s.problem(w, http.StatusNotFound, "no such endpoint")
 	}
@@ -475,6 +487,73 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// SetMetricsStatus makes the metrics endpoint answer code, without
+// recording the report (0: record it and answer 204).
+func (s *Server) SetMetricsStatus(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.metricsStatus = code
+}
+
+// NextReport returns the next report of counts the server recorded,
+// failing the test if none comes in time.
+func (s *Server) NextReport(tb testing.TB) Report {
+	tb.Helper()
+	select {
+	case r := <-s.reports:
+		return r
+	case <-time.After(waitLimit):
+		tb.Fatalf("sdktest: no report of counts")
+	}
+	return Report{}
+}
+
+// Reports returns the reports recorded and not yet returned, without
+// waiting.
+func (s *Server) Reports() []Report {
+	var out []Report
+	for {
+		select {
+		case r := <-s.reports:
+			out = append(out, r)
+		default:
+			return out
+		}
+	}
+}
+
+// serveMetrics records a report of counts that passes the server's
+// validation, as POST /sdk/v1/metrics does.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	code := s.metricsStatus
+	s.mu.Unlock()
+	if code != 0 {
+		s.problem(w, code, "not now")
+		return
+	}
+	var body struct {
+		Counts []ramp.Counts `json:"counts"`
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		s.problem(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := ramp.ValidateCounts(body.Counts); err != nil {
+		s.tb.Errorf("sdktest: the SDK sent an invalid report: %v", err)
+		s.problem(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	select {
+	case s.reports <- Report{Query: r.URL.RawQuery, Counts: body.Counts}:
+	default:
+		s.tb.Errorf("sdktest: too many reports not read")
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func sortedValues[V any](m map[string]V) []V {

@@ -1,0 +1,147 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ramp-flags/ramp"
+)
+
+// bucketColumns are the columns of the cumulative latency buckets, in the
+// order of ramp.LatencyBounds.
+var bucketColumns = [ramp.NumLatencyBuckets]string{
+	"le_5ms", "le_10ms", "le_25ms", "le_50ms", "le_100ms", "le_250ms", "le_500ms", "le_1s", "le_2500ms", "le_5s", "le_10s",
+}
+
+// Statements over metric_counts, built once from bucketColumns.
+var (
+	upsertCounts, sumCounts string
+)
+
+func init() {
+	cols := append([]string{"requests", "errors", "observed"}, bucketColumns[:]...)
+	adds := make([]string, len(cols))
+	sums := make([]string, len(cols))
+	for i, c := range cols {
+		adds[i] = c + " = " + c + " + excluded." + c
+		sums[i] = "COALESCE(SUM(" + c + "), 0)"
+	}
+	upsertCounts = "INSERT INTO metric_counts (flag, environment, variant, second, " + strings.Join(cols, ", ") +
+		") VALUES (?, ?, ?, ?" + strings.Repeat(", ?", len(cols)) + ")" +
+		" ON CONFLICT (flag, environment, variant, second) DO UPDATE SET " + strings.Join(adds, ", ")
+	sumCounts = "SELECT " + strings.Join(sums, ", ") +
+		" FROM metric_counts WHERE flag = ? AND environment = ? AND variant = ? AND second >= ? AND second <= ?"
+}
+
+// AddCounts adds counts reported for env at the time at (zero: now) to the
+// totals of their flag, variant and second. Adding is commutative, so
+// reports from many SDKs, in any order, sum up.
+//
+// The counts are telemetry, not changes: AddCounts writes no audit row and
+// does not call the commit hook, so it never wakes the change feed. It
+// fails with EINVALID if env is not a valid key or the counts fail
+// ramp.ValidateCounts (then nothing is added), and with EUNAVAILABLE when
+// the database cannot be written. Empty counts are a no-op.
+func (s *Store) AddCounts(ctx context.Context, env string, at time.Time, counts []ramp.Counts) error {
+	if msg := ramp.CheckKey(env); msg != "" {
+		return &ramp.Error{Code: ramp.EINVALID, Message: "counts are invalid", Fields: []ramp.FieldError{{Field: "environment", Message: msg}}}
+	}
+	if err := ramp.ValidateCounts(counts); err != nil {
+		return err
+	}
+	if len(counts) == 0 {
+		return nil
+	}
+	err := s.writeQuiet(ctx, func(tx *sql.Tx, now time.Time) error {
+		if at.IsZero() {
+			at = now
+		}
+		stmt, err := tx.PrepareContext(ctx, upsertCounts)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		defer stmt.Close()
+		second := at.Unix()
+		args := make([]any, 0, 7+ramp.NumLatencyBuckets)
+		for _, c := range counts {
+			args = append(args[:0], c.Flag, env, c.Variant, second, c.Requests, c.Errors)
+			if h := c.Latency; h != nil {
+				args = append(args, h.Count)
+				for _, n := range h.Counts {
+					args = append(args, n)
+				}
+			} else {
+				for range 1 + ramp.NumLatencyBuckets {
+					args = append(args, 0.0)
+				}
+			}
+			if _, err := stmt.ExecContext(ctx, args...); err != nil {
+				return fmt.Errorf("add counts of %s/%s: %w", c.Flag, c.Variant, err)
+			}
+		}
+		return nil
+	})
+	return translate("add counts", err)
+}
+
+// SumCounts returns the counts of one variant of a flag in env that
+// arrived from the second of from to the second of to, both included. No
+// counts is not an error: it returns zeros. The result's Latency is never
+// nil: it has the bounds of ramp.LatencyBounds, and its Count is the
+// number of timed requests. It fails with EINVALID when to is before from.
+func (s *Store) SumCounts(ctx context.Context, flag, env, variant string, from, to time.Time) (ramp.Counts, error) {
+	out := ramp.Counts{Flag: flag, Variant: variant, Latency: &ramp.Histogram{
+		Bounds: ramp.LatencyBounds(), Counts: make([]float64, ramp.NumLatencyBuckets),
+	}}
+	if to.Before(from) {
+		return out, ramp.Errorf(ramp.EINVALID, "the window ends (%s) before it starts (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))
+	}
+	dst := []any{&out.Requests, &out.Errors, &out.Latency.Count}
+	for i := range out.Latency.Counts {
+		dst = append(dst, &out.Latency.Counts[i])
+	}
+	err := s.r.QueryRowContext(ctx, sumCounts, flag, env, variant, from.Unix(), to.Unix()).Scan(dst...)
+	if err != nil {
+		return out, translate("sum counts", err)
+	}
+	return out, nil
+}
+
+// pruneBatch is how many seconds of counts one pruning transaction
+// deletes at most, so that pruning a long backlog does not hold the write
+// lock for long.
+const pruneBatch = 10 * 60
+
+// PruneCounts deletes the counts that arrived before the second of
+// before, in transactions of at most ten minutes of counts each, and
+// returns how many rows it deleted. Like AddCounts it writes no audit row
+// and does not wake the change feed.
+func (s *Store) PruneCounts(ctx context.Context, before time.Time) (int64, error) {
+	limit := before.Unix()
+	var total int64
+	for {
+		var oldest sql.NullInt64
+		if err := s.r.QueryRowContext(ctx, "SELECT MIN(second) FROM metric_counts").Scan(&oldest); err != nil {
+			return total, translate("prune counts", err)
+		}
+		if !oldest.Valid || oldest.Int64 >= limit {
+			return total, nil
+		}
+		upTo := min(limit, oldest.Int64+pruneBatch)
+		err := s.writeQuiet(ctx, func(tx *sql.Tx, _ time.Time) error {
+			res, err := tx.ExecContext(ctx, "DELETE FROM metric_counts WHERE second < ?", upTo)
+			if err != nil {
+				return fmt.Errorf("delete counts: %w", err)
+			}
+			n, err := res.RowsAffected()
+			total += n
+			return err
+		})
+		if err != nil {
+			return total, translate("prune counts", err)
+		}
+	}
+}
