@@ -194,3 +194,9 @@ func escape(s string) string {
 	q := strconv.Quote(s)
 	return q[1 : len(q)-1]
 }
+
+// CheckGuard checks the query templates of a guard, for the controller to
+// reject a plan with bad templates before its rollout starts.
+func (s *Source) CheckGuard(g rollout.Guard) error { return CheckQueries(g.Queries) }
+
+var _ rollout.GuardChecker = (*Source)(nil)

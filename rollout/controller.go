@@ -70,6 +70,12 @@ type Query struct {
 	From, To time.Time
 }
 
+// GuardChecker is implemented by sources that can check a guard's
+// configuration (its query templates) before a rollout starts.
+type GuardChecker interface {
+	CheckGuard(g Guard) error
+}
+
 // Source gives the canary's and the baseline's figures for a guard, over
 // the query's window. "No data" is not an error: it returns empty arms,
 // which the judge finds inconclusive. An error means the source could not
@@ -164,6 +170,9 @@ func (c *Controller) Start(ctx context.Context, actor, flag, env string, plan Pl
 	if err := plan.Validate(); err != nil {
 		return nil, err
 	}
+	if err := c.checkSource(plan); err != nil {
+		return nil, err
+	}
 	r, err := c.store.CreateRollout(ctx, ramp.Change{Actor: actor, Action: ramp.ActionRolloutCreate}, &ramp.Rollout{
 		Flag: flag, Environment: env, Status: ramp.RolloutPending, Plan: mustJSON(plan),
 	})
@@ -171,6 +180,31 @@ func (c *Controller) Start(ctx context.Context, actor, flag, env string, plan Pl
 		return nil, err
 	}
 	return c.apply(ctx, r, actor, moveStart, "started by "+actor, nil)
+}
+
+// checkSource rejects a plan whose metric source this server does not
+// have, or whose guards the source finds wrong: better now than a rollout
+// that holds forever.
+func (c *Controller) checkSource(plan Plan) error {
+	src, ok := c.sources[plan.Source]
+	if !ok {
+		return &ramp.Error{Code: ramp.EINVALID, Message: "rollout plan is invalid", Fields: []ramp.FieldError{{
+			Field: "source", Message: fmt.Sprintf("%q is not configured on this server (for prometheus, start ramp serve with --prometheus-url)", plan.Source)}}}
+	}
+	ch, ok := src.(GuardChecker)
+	if !ok {
+		return nil
+	}
+	var fields []ramp.FieldError
+	for i, g := range plan.Guards {
+		if err := ch.CheckGuard(g); err != nil {
+			fields = append(fields, ramp.FieldError{Field: fmt.Sprintf("guards[%d].queries", i), Message: err.Error()})
+		}
+	}
+	if len(fields) > 0 {
+		return &ramp.Error{Code: ramp.EINVALID, Message: "rollout plan is invalid", Fields: fields}
+	}
+	return nil
 }
 
 // Pause holds a running rollout at its stage until Resume.

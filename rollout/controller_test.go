@@ -417,6 +417,20 @@ func TestKillSwitchStopsTheController(t *testing.T) {
 	}
 }
 
+func TestStartNeedsAConfiguredSource(t *testing.T) {
+	f := newFixture(t)
+	p := plan()
+	p.Source = rollout.SourcePrometheus
+	_, err := f.ctl.Start(context.Background(), "alice", "checkout", "production", p)
+	var e *ramp.Error
+	if !errors.As(err, &e) || e.Code != ramp.EINVALID || len(e.Fields) != 1 || e.Fields[0].Field != "source" {
+		t.Fatalf("a plan whose source the server lacks: %v", err)
+	}
+	if f.percentage() != 0 {
+		t.Errorf("a rejected plan changed the flag to %v%%", f.percentage())
+	}
+}
+
 func TestPlanValidation(t *testing.T) {
 	for name, p := range map[string]rollout.Plan{
 		"no stages":      {},

@@ -23,6 +23,7 @@ import (
 	"github.com/ramp-flags/ramp/httpapi"
 	"github.com/ramp-flags/ramp/hub"
 	"github.com/ramp-flags/ramp/notify"
+	"github.com/ramp-flags/ramp/promsource"
 	"github.com/ramp-flags/ramp/rollout"
 	"github.com/ramp-flags/ramp/sdksource"
 	"github.com/ramp-flags/ramp/store/sqlite"
@@ -64,6 +65,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Heartbeat is the keep-alive interval of streams; zero means 15s.
 	Heartbeat time.Duration
+	// PrometheusURL, if set, is the Prometheus HTTP API that plans with
+	// source "prometheus" read.
+	PrometheusURL string
 	// ControllerTick is how often the rollout controller looks at active
 	// rollouts; zero means one second. Each plan's own interval decides
 	// when it is analysed.
@@ -144,11 +148,20 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	log.Info("flags loaded", "seq", h.Seq(), "duration", time.Since(start))
+	sources := map[string]rollout.Source{rollout.SourceSDK: sdksource.New(st)}
+	if cfg.PrometheusURL != "" {
+		ps, err := promsource.New(promsource.Config{URL: cfg.PrometheusURL, Logger: log})
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("prometheus source: %w", err)
+		}
+		sources[rollout.SourcePrometheus] = ps
+	}
 	if s.notifier, err = openNotifier(cfg, log, reg); err != nil {
 		st.Close()
 		return nil, err
 	}
-	s.ctl = rollout.New(rollout.Config{Store: st, Sources: map[string]rollout.Source{rollout.SourceSDK: sdksource.New(st)}, Logger: log, Notifier: s.notifier})
+	s.ctl = rollout.New(rollout.Config{Store: st, Sources: sources, Logger: log, Notifier: s.notifier})
 	api := httpapi.New(httpapi.Config{
 		Store: st, Logger: log, AdminTokenHash: adminHash,
 		Live: h, Heartbeat: cfg.Heartbeat,

@@ -94,6 +94,7 @@ Environment: $RAMP_ADDR, $RAMP_DATA and $RAMP_ADMIN_TOKEN set the defaults of
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringArrayVar(&webhooks, "webhook", nil, "POST every rollout event as JSON to this URL (repeatable)")
 	f.StringArrayVar(&slackWebhooks, "slack-webhook", nil, "POST every rollout event to this Slack incoming-webhook URL (repeatable)")
+	f.StringVar(&cfg.PrometheusURL, "prometheus-url", a.getenv("RAMP_PROMETHEUS_URL"), "Prometheus HTTP API that rollout plans with source prometheus query ($RAMP_PROMETHEUS_URL)")
 	f.StringSliceVar(&cfg.AlertSeverities, "alert-severity", slices.Clone(httpapi.DefaultAlertSeverities), "severity labels whose Alertmanager alerts roll a flag back, separated by commas")
 	return cmd
 }
