@@ -223,7 +223,11 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // Templates are ready-made plans, by name.
 func Templates() map[string]Plan {
 	errorGuard := Guard{Guard: judge.Guard{Name: "error-rate", Metric: judge.ErrorRate, AbsMargin: 0.001, Critical: 0.05}}
-	latencyGuard := Guard{Guard: judge.Guard{Name: "p99-latency", Metric: judge.Latency, Quantile: 0.99, Margin: 0.10}}
+	// The SDK's latency buckets are 2 to 2.5 times apart, and the judge
+	// cannot see a regression finer than its buckets: a margin of +100 %
+	// (p99 at most double the baseline's) is the finest that decides over
+	// them. Histograms with finer buckets (Prometheus source) may use less.
+	latencyGuard := Guard{Guard: judge.Guard{Name: "p99-latency", Metric: judge.Latency, Quantile: 0.99, Margin: 1}}
 	stages := func(d ...time.Duration) []Stage {
 		pcts := []float64{5, 25, 50, 100}
 		s := make([]Stage, len(pcts))
