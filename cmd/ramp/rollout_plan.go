@@ -128,7 +128,7 @@ func parseStages(s string) ([]rollout.Stage, error) {
 // them.
 func guardPresets() map[string]rollout.Guard {
 	return map[string]rollout.Guard{
-		"error-rate":  {Guard: judge.Guard{Name: "error-rate", Metric: judge.ErrorRate, AbsMargin: 0.001, Critical: 0.05}},
+		"error-rate": {Guard: judge.Guard{Name: "error-rate", Metric: judge.ErrorRate, AbsMargin: 0.001, Critical: 0.05}},
 		// A margin of +100 %: the finest the SDK's latency buckets decide
 		// (see rollout.Templates).
 		"p99-latency": {Guard: judge.Guard{Name: "p99-latency", Metric: judge.Latency, Quantile: 0.99, Margin: 1}},

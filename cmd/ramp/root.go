@@ -98,6 +98,7 @@ stderr. Exit codes: 0 success, 1 failure, 2 usage error.`,
 		newRolloutCmd(a),
 	)
 	root.AddCommand(newServeCmd(a))
+	root.AddCommand(newDemoCmd(a))
 	return root
 }
 
