@@ -37,7 +37,7 @@ func TestDeltaHoldsBackErrors(t *testing.T) {
 	for range 3 {
 		st.buckets[1].Add(1)
 	}
-	d, upTo = s.delta()
+	_, upTo = s.delta()
 	s.sent = upTo
 	st.errors.Add(3)
 	s.observe(time.Millisecond, true)
