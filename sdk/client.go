@@ -97,8 +97,12 @@ type Client struct {
 	listeners []listener
 	nextID    int
 	queued    uint64
-	queue     []notice
-	wake      chan struct{}
+	// listenedAt is queued when the last listener registered: a change
+	// must not merge into a notice queued before that, which the new
+	// listener skips.
+	listenedAt uint64
+	queue      []notice
+	wake       chan struct{}
 
 	cacheMu   sync.Mutex
 	cacheKick chan struct{}
@@ -268,6 +272,7 @@ func (c *Client) listen(l listener) func() {
 	defer c.listenMu.Unlock()
 	c.nextID++
 	l.id, l.since = c.nextID, c.queued
+	c.listenedAt = c.queued
 	c.listeners = append(c.listeners, l)
 	return func() {
 		c.listenMu.Lock()
@@ -472,7 +477,7 @@ func (c *Client) enqueue(n notice) {
 	c.listenMu.Lock()
 	c.queued++
 	n.n = c.queued
-	if q := len(c.queue); n.change != nil && q > 0 && c.queue[q-1].change != nil {
+	if q := len(c.queue); n.change != nil && q > 0 && c.queue[q-1].change != nil && c.queue[q-1].n > c.listenedAt {
 		prev := c.queue[q-1].change
 		keys := append(slices.Clone(prev.Keys), n.change.Keys...)
 		slices.Sort(keys)
