@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -41,7 +40,7 @@ func TestAlertmanagerRollsBack(t *testing.T) {
 	ctx := context.Background()
 
 	hook := newHookRecorder(t)
-	s := startServerArgs(t, t.TempDir(), "root", "--log-level", "debug", "--webhook", hook.URL, "--alert-severity", "critical")
+	s := startServerAt(t, "127.0.0.1:0", t.TempDir(), "root", "--log-level", "debug", "--webhook", hook.URL, "--alert-severity", "critical")
 	api := s.client()
 	amToken, err := api.CreateToken(ctx, client.TokenRequest{Name: "alertmanager", Kind: ramp.TokenAdmin})
 	if err != nil {
@@ -128,45 +127,6 @@ func findAlertmanager(t *testing.T) string {
 	}
 	t.Skip("SKIPPED, NOT RUN: " + msg)
 	return ""
-}
-
-// startServerArgs is startServer with extra arguments to ramp serve.
-func startServerArgs(t *testing.T, dataDir, token string, extra ...string) *server {
-	t.Helper()
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--admin-token", token}, extra...)
-	s := &server{t: t, dataDir: dataDir, token: token, done: make(chan struct{})}
-	s.cmd = exec.Command(rampBin, args...)
-	stderr, err := s.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			s.mu.Lock()
-			s.log.WriteString(line + "\n")
-			s.mu.Unlock()
-			if m := servingLine.FindStringSubmatch(line); m != nil {
-				urlc <- m[1]
-			}
-		}
-		_ = s.cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(s.stop)
-	select {
-	case s.url = <-urlc:
-	case <-s.done:
-		t.Fatalf("ramp serve exited before serving:\n%s", s.logs())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("ramp serve did not start within 30s:\n%s", s.logs())
-	}
-	return s
 }
 
 func postJSON(t *testing.T, s *server, path, body string, status int, out any) {

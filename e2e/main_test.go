@@ -65,13 +65,15 @@ func startServer(t testing.TB, dataDir, token string) *server {
 }
 
 // startServerAt is startServer on a given address, for a restart that
-// clients must find where they left it.
-func startServerAt(t testing.TB, addr, dataDir, token string) *server {
+// clients must find where they left it, with extra arguments to ramp serve
+// (later ones win over the defaults).
+func startServerAt(t testing.TB, addr, dataDir, token string, extra ...string) *server {
 	t.Helper()
 	args := []string{"serve", "--addr", addr, "--data", dataDir, "--log-level", "warn"}
 	if token != "" {
 		args = append(args, "--admin-token", token)
 	}
+	args = append(args, extra...)
 	s := &server{t: t, dataDir: dataDir, token: token, done: make(chan struct{})}
 	s.cmd = exec.Command(rampBin, args...)
 	stderr, err := s.cmd.StderrPipe()
