@@ -263,15 +263,7 @@ func (ap *applier) applySegment(ctx context.Context, want *ramp.Segment) error {
 	if after, err = segmentText(want); err != nil {
 		return err
 	}
-	r := applyResult{Kind: "segment", Key: want.Key}
-	switch {
-	case cur == nil:
-		r.Result = "created"
-	case before == after:
-		r.Result = "unchanged"
-	default:
-		r.Result = "updated"
-	}
+	r := applyResult{Kind: "segment", Key: want.Key, Result: applyOutcome(cur != nil, before, after)}
 	if ap.dryRun {
 		r.Diff = unifiedDiff(before, after, "segment "+want.Key+" (server)", "segment "+want.Key+" (file)")
 	} else {
@@ -309,15 +301,7 @@ func (ap *applier) applyFlag(ctx context.Context, file *ramp.Flag) error {
 	if after, err = flagText(want, cur); err != nil {
 		return err
 	}
-	r := applyResult{Kind: "flag", Key: file.Key}
-	switch {
-	case cur == nil:
-		r.Result = "created"
-	case before == after:
-		r.Result = "unchanged"
-	default:
-		r.Result = "updated"
-	}
+	r := applyResult{Kind: "flag", Key: file.Key, Result: applyOutcome(cur != nil, before, after)}
 	if ap.dryRun {
 		r.Diff = unifiedDiff(before, after, "flag "+file.Key+" (server)", "flag "+file.Key+" (file)")
 	} else {
@@ -412,4 +396,17 @@ func conflictHint(err error) error {
 		return fmt.Errorf("%w\nit changed on the server while apply ran; run apply again", err)
 	}
 	return err
+}
+
+// applyOutcome says what applying an item does: created when the server
+// lacks it, unchanged when its text on the server and in the file agree,
+// updated otherwise.
+func applyOutcome(exists bool, before, after string) string {
+	switch {
+	case !exists:
+		return "created"
+	case before == after:
+		return "unchanged"
+	}
+	return "updated"
 }

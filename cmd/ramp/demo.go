@@ -396,16 +396,7 @@ func formatRate(x float64) string {
 }
 
 // arrowStages lists a plan's stages: "5% 7s → 25% 7s → 50% 7s → 100%".
-func arrowStages(p rollout.Plan) string {
-	parts := make([]string, len(p.Stages))
-	for i, s := range p.Stages {
-		parts[i] = formatPercent(s.Percent)
-		if s.Duration > 0 {
-			parts[i] += " " + formatDuration(time.Duration(s.Duration))
-		}
-	}
-	return strings.Join(parts, " → ")
-}
+func arrowStages(p rollout.Plan) string { return stageList(p, " ", " → ") }
 
 // demoEnd is how the rollout ended, as the demo saw it.
 type demoEnd struct {

@@ -247,15 +247,19 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // describeStages lists a plan's stages: "5% for 3d, 25% for 4d, 100%".
-func describeStages(p rollout.Plan) string {
+func describeStages(p rollout.Plan) string { return stageList(p, " for ", ", ") }
+
+// stageList lists a plan's stages, each as its percent and, if it has one,
+// before its duration, joined by sep.
+func stageList(p rollout.Plan, before, sep string) string {
 	parts := make([]string, len(p.Stages))
 	for i, s := range p.Stages {
 		parts[i] = formatPercent(s.Percent)
 		if s.Duration > 0 {
-			parts[i] += " for " + formatDuration(time.Duration(s.Duration))
+			parts[i] += before + formatDuration(time.Duration(s.Duration))
 		}
 	}
-	return strings.Join(parts, ", ")
+	return strings.Join(parts, sep)
 }
 
 // rolloutTarget is how a command names one rollout: FLAG and --env, or
