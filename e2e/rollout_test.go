@@ -25,7 +25,22 @@ func TestRolloutWithCLI(t *testing.T) {
 		t.Errorf("admin-token mode %v, want 0600", mode)
 	}
 
-	s.mustRamp("flag", "create", "checkout-v2", "--type", "boolean")
+	// A fixed salt makes the shares below the same on every run: with a
+	// random one, 100,000 users land within ±0.3 points only about 97 % of
+	// the time at 25 % (one standard deviation is 0.14 points).
+	plan := filepath.Join(t.TempDir(), "flags.yaml")
+	if err := os.WriteFile(plan, []byte(`flags:
+  - key: checkout-v2
+    type: boolean
+    salt: e2e-rollout
+    defaultVariant: "off"
+    variants:
+      - {key: "on", value: true}
+      - {key: "off", value: false}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.mustRamp("apply", "-f", plan)
 	keys := make([]string, 100000)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("user-%d", i)
