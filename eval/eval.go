@@ -99,6 +99,19 @@ type Flag struct {
 	// static is set when the flag serves one variant to everyone: off, or
 	// on with no rules and a fallthrough without a split.
 	static *Result
+	// shared are the context attributes that more than one clause reads,
+	// at most maxShared of them; each is looked up once per evaluation.
+	shared []string
+}
+
+// maxShared bounds the attributes an evaluation remembers.
+const maxShared = 8
+
+// memo remembers the values of a flag's shared attributes during one
+// evaluation. Bit i of known says whether val[i] was looked up.
+type memo struct {
+	known uint8
+	val   [maxShared]any
 }
 
 // A compiled flag precomputes every result it can give, so that
@@ -159,6 +172,7 @@ func (op opcode) numeric() bool { return op >= opLT && op <= opGTE }
 type clause struct {
 	attr   string
 	isKey  bool // attr is the targeting key
+	shared int  // index of attr in the flag's shared attributes, or -1
 	op     opcode
 	values []string
 	set    map[string]struct{} // for in / notIn / equals with many values
@@ -227,6 +241,7 @@ func Compile(f *ramp.Flag, env string, segments map[string]*ramp.Segment) (*Flag
 		}
 		c.rules = append(c.rules, cr)
 	}
+	c.shareAttributes()
 	reason := ReasonDefault
 	if len(c.rules) == 0 {
 		reason = ReasonStatic
@@ -238,6 +253,39 @@ func Compile(f *ramp.Flag, env string, segments map[string]*ramp.Segment) (*Flag
 		c.static = c.fall.result
 	}
 	return c, nil
+}
+
+// shareAttributes finds the context attributes that several of the rules'
+// clauses read, and points those clauses at a shared slot.
+func (c *Flag) shareAttributes() {
+	reads := map[string]int{}
+	for i := range c.rules {
+		for _, cl := range c.rules[i].clauses {
+			if cl.readsAttribute() {
+				reads[cl.attr]++
+			}
+		}
+	}
+	for i := range c.rules {
+		cs := c.rules[i].clauses
+		for j := range cs {
+			cl := &cs[j]
+			if !cl.readsAttribute() || reads[cl.attr] < 2 {
+				continue
+			}
+			k := slices.Index(c.shared, cl.attr)
+			if k < 0 && len(c.shared) < maxShared {
+				k = len(c.shared)
+				c.shared = append(c.shared, cl.attr)
+			}
+			cl.shared = k
+		}
+	}
+}
+
+// readsAttribute reports whether the clause looks up a context attribute.
+func (c *clause) readsAttribute() bool {
+	return !c.isKey && c.op != opInSegment && c.op != opNotInSegment
 }
 
 // result returns the result of serving variant i for the reason.
@@ -299,7 +347,7 @@ func compileClause(cl ramp.Clause, segments map[string]*ramp.Segment, cache map[
 	if !ok {
 		return clause{}, fmt.Errorf("unknown operator %q", cl.Op)
 	}
-	c := clause{attr: cl.Attribute, isKey: cl.Attribute == ramp.AttrTargetingKey, op: op, values: cl.Values}
+	c := clause{attr: cl.Attribute, isKey: cl.Attribute == ramp.AttrTargetingKey, shared: -1, op: op, values: cl.Values}
 	switch cl.Op {
 	case ramp.OpEquals, ramp.OpIn, ramp.OpNotIn:
 		if len(cl.Values) > 8 {
@@ -422,8 +470,9 @@ func (f *Flag) Evaluate(ctx *Context) *Result {
 	if ctx == nil {
 		ctx = &Context{}
 	}
+	var m memo
 	for i := range f.rules {
-		if r := &f.rules[i]; matchAll(r.clauses, ctx) {
+		if r := &f.rules[i]; matchAll(r.clauses, ctx, &m) {
 			return r.serve.pick(f.seed, ctx)
 		}
 	}
@@ -461,16 +510,18 @@ func Bucket(seed uint64, value string) int {
 	return int(((h >> 32) * ramp.BucketCount) >> 32)
 }
 
-func matchAll(cs []clause, ctx *Context) bool {
+// matchAll reports whether every clause matches ctx. m remembers the
+// shared attributes looked up so far.
+func matchAll(cs []clause, ctx *Context, m *memo) bool {
 	for i := range cs {
-		if !cs[i].match(ctx) {
+		if !cs[i].match(ctx, m) {
 			return false
 		}
 	}
 	return true
 }
 
-func (c *clause) match(ctx *Context) bool {
+func (c *clause) match(ctx *Context, m *memo) bool {
 	switch c.op {
 	case opInSegment:
 		return c.inAnySegment(ctx)
@@ -483,6 +534,15 @@ func (c *clause) match(ctx *Context) bool {
 			return false
 		}
 		val = ctx.TargetingKey
+	} else if c.shared >= 0 {
+		bit := uint8(1) << c.shared
+		if m.known&bit == 0 {
+			m.val[c.shared] = ctx.Attributes[c.attr]
+			m.known |= bit
+		}
+		if val = m.val[c.shared]; val == nil {
+			return false
+		}
 	} else {
 		var ok bool
 		if val, ok = ctx.Attributes[c.attr]; !ok || val == nil {
@@ -614,7 +674,7 @@ func (s *segment) contains(ctx *Context) bool {
 		}
 	}
 	for _, r := range s.rules {
-		if matchAll(r, ctx) {
+		if matchAll(r, ctx, nil) { // segment clauses share no attributes
 			return true
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"go/build"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -218,4 +219,51 @@ func TestImports(t *testing.T) {
 		}
 	}
 	walk("github.com/ramp-flags/ramp/eval", ".")
+}
+
+// TestSharedAttributes checks that a flag whose clauses read the same
+// attributes many times (more of them than an evaluation remembers) gives
+// the answer of its rules taken one at a time, where nothing is shared.
+func TestSharedAttributes(t *testing.T) {
+	attrs := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}
+	var rules []ramp.Rule
+	for i, a := range attrs {
+		next := attrs[(i+1)%len(attrs)]
+		rules = append(rules, ramp.Rule{
+			Clauses: []ramp.Clause{
+				{Attribute: a, Op: ramp.OpIn, Values: []string{"x", "y"}},
+				{Attribute: next, Op: ramp.OpNotIn, Values: []string{"x"}},
+			},
+			Serve: ramp.Serve{Variant: "on"},
+		})
+	}
+	full := boolFlag("shared", "s", 0)
+	full.Environments["production"].Rules = rules
+	whole := compile(t, full)
+	single := make([]*eval.Flag, len(rules))
+	for i, r := range rules {
+		f := boolFlag("shared", "s", 0)
+		f.Environments["production"].Rules = []ramp.Rule{r}
+		single[i] = compile(t, f)
+	}
+	values := []any{nil, "x", "y", "z", 1}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 5000; n++ {
+		ctx := &eval.Context{TargetingKey: "k", Attributes: map[string]any{}}
+		for _, a := range attrs {
+			if v := values[rng.IntN(len(values))]; v != nil {
+				ctx.Attributes[a] = v
+			}
+		}
+		want := "off"
+		for _, f := range single {
+			if r := f.Evaluate(ctx); r.Reason == eval.ReasonTargetingMatch {
+				want = r.Variant
+				break
+			}
+		}
+		if got := whole.Evaluate(ctx); got.Variant != want {
+			t.Fatalf("context %v: variant %q, rules one at a time give %q", ctx.Attributes, got.Variant, want)
+		}
+	}
 }
