@@ -3,21 +3,44 @@ package ramp
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // NumLatencyBuckets is the number of finite latency buckets SDKs measure
 // with: the bounds LatencyBounds returns.
-const NumLatencyBuckets = 11
+const NumLatencyBuckets = 65
 
-// latencyBounds are client_golang's default buckets, in seconds. They are
-// fixed so that counts reported by any number of SDKs add up bucket by
-// bucket, and so that the histogram the SDK exposes to Prometheus is the
-// one docs/metrics.md names.
-var latencyBounds = [NumLatencyBuckets]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+// latencyBounds are the latency buckets' upper bounds, in seconds: from
+// 1 ms to 65.5 s, each 2^¼ (about 19 %) above the last, rounded to three
+// significant digits, the spacing of a Prometheus native histogram of
+// schema 2. They are fixed, and part of the stable contract of
+// docs/metrics.md, so that counts reported by any number of SDKs add up
+// bucket by bucket, and so that the histogram the SDK exposes to
+// Prometheus is the one the guard templates and dashboards read. They are
+// fine enough for a latency guard with a +10 % margin to decide
+// (docs/judge.md).
+var latencyBounds = [NumLatencyBuckets]float64{
+	0.001, 0.00119, 0.00141, 0.00168, 0.002, 0.00238, 0.00283, 0.00336,
+	0.004, 0.00476, 0.00566, 0.00673, 0.008, 0.00951, 0.0113, 0.0135,
+	0.016, 0.019, 0.0226, 0.0269, 0.032, 0.0381, 0.0453, 0.0538,
+	0.064, 0.0761, 0.0905, 0.108, 0.128, 0.152, 0.181, 0.215,
+	0.256, 0.304, 0.362, 0.431, 0.512, 0.609, 0.724, 0.861,
+	1.02, 1.22, 1.45, 1.72, 2.05, 2.44, 2.9, 3.44,
+	4.1, 4.87, 5.79, 6.89, 8.19, 9.74, 11.6, 13.8,
+	16.4, 19.5, 23.2, 27.6, 32.8, 39, 46.3, 55.1,
+	65.5,
+}
+
+// legacyLatencyBounds are the 11 latency buckets of earlier SDKs,
+// client_golang's default buckets (.005 to 10 s, 2 to 2.5 times apart).
+// Servers refuse reports with them, saying so: they are too coarse for a
+// latency guard and do not add up with the current buckets.
+var legacyLatencyBounds = [...]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 // LatencyBounds returns the upper bounds, in seconds, of the latency
-// buckets that SDKs report and expose: .005 .01 .025 .05 .1 .25 .5 1 2.5 5
-// 10. It returns a new slice on every call.
+// buckets that SDKs report and expose: the 65 bounds from 0.001 to 65.5 of
+// docs/metrics.md, each about 2^¼ times the last. It returns a new slice
+// on every call.
 func LatencyBounds() []float64 {
 	b := latencyBounds
 	return b[:]
@@ -125,7 +148,11 @@ func (v *validator) count(field string, x float64) bool {
 
 func (v *validator) histogram(field string, h *Histogram, requests float64) {
 	if len(h.Bounds) != NumLatencyBuckets || !sameBounds(h.Bounds) {
-		v.add(field+".bounds", "must be the SDK buckets %v", latencyBounds)
+		if slices.Equal(h.Bounds, legacyLatencyBounds[:]) {
+			v.add(field+".bounds", "are the 11 buckets of an older ramp SDK (5ms to 10s), which this server no longer accepts: upgrade the SDK to one that reports the %d buckets from 1ms to 65.5s of docs/metrics.md", NumLatencyBuckets)
+		} else {
+			v.add(field+".bounds", "must be the %d SDK buckets from 1ms to 65.5s of docs/metrics.md (ramp.LatencyBounds); got %d bounds", NumLatencyBuckets, len(h.Bounds))
+		}
 		return
 	}
 	if len(h.Counts) != len(h.Bounds) {

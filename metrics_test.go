@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/ramp-flags/ramp"
@@ -25,14 +27,46 @@ func reversed(s []float64) []float64 {
 	return s
 }
 
+// TestLatencyBounds pins the bucket contract of docs/metrics.md: 65
+// bounds, 1 ms to 65.5 s, each 2^(i/4) ms to three significant digits.
 func TestLatencyBounds(t *testing.T) {
 	b := ramp.LatencyBounds()
-	if !slices.Equal(b, []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}) || len(b) != ramp.NumLatencyBuckets {
+	if len(b) != 65 || b[0] != 0.001 || b[len(b)-1] != 65.5 {
 		t.Fatalf("LatencyBounds = %v", b)
 	}
+	for i, x := range b {
+		exact := 0.001 * math.Pow(2, float64(i)/4)
+		if s := strconv.FormatFloat(exact, 'g', 3, 64); s != strconv.FormatFloat(x, 'g', -1, 64) {
+			t.Errorf("bound %d is %v, want %s (2^(%d/4) ms to three significant digits)", i, x, s, i)
+		}
+		if i > 0 {
+			if r := x / b[i-1]; r < 1.18 || r > 1.2 {
+				t.Errorf("bound %d is %.4f times the last, want about 2^¼", i, r)
+			}
+		}
+	}
 	b[0] = 99
-	if ramp.LatencyBounds()[0] != .005 {
+	if ramp.LatencyBounds()[0] != .001 {
 		t.Error("LatencyBounds returned its own array")
+	}
+}
+
+// TestValidateCountsLegacyBuckets checks that a report from an SDK that
+// still measures with client_golang's default buckets is refused with a
+// message that says to upgrade it.
+func TestValidateCountsLegacyBuckets(t *testing.T) {
+	legacy := []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+	err := ramp.ValidateCounts([]ramp.Counts{{Flag: "f", Variant: "on", Requests: 1,
+		Latency: &ramp.Histogram{Bounds: legacy, Counts: make([]float64, len(legacy)), Count: 1}}})
+	var e *ramp.Error
+	if !errors.As(err, &e) || len(e.Fields) != 1 || e.Fields[0].Field != "counts[0].latency.bounds" ||
+		!strings.Contains(e.Fields[0].Message, "older ramp SDK") || !strings.Contains(e.Fields[0].Message, "upgrade the SDK") {
+		t.Fatalf("error %#v, want one field error on the bounds that says to upgrade the SDK", err)
+	}
+	err = ramp.ValidateCounts([]ramp.Counts{{Flag: "f", Variant: "on", Requests: 1,
+		Latency: &ramp.Histogram{Bounds: []float64{1, 2}, Counts: []float64{0, 1}, Count: 1}}})
+	if !errors.As(err, &e) || len(e.Fields) != 1 || !strings.Contains(e.Fields[0].Message, "must be the 65 SDK buckets") {
+		t.Fatalf("error %#v, want the SDK buckets named", err)
 	}
 }
 

@@ -15,16 +15,17 @@ import (
 // countsBody returns a report of one entry whose requests all took at
 // most 50 ms.
 func countsBody(flag, variant string, requests, errors float64) string {
+	bounds := make([]string, ramp.NumLatencyBuckets)
 	counts := make([]string, ramp.NumLatencyBuckets)
 	for i, b := range ramp.LatencyBounds() {
 		n := 0.0
-		if b >= 0.05 {
+		if b >= 0.05 { // from 0.0538, bucket 23
 			n = requests
 		}
-		counts[i] = fmt.Sprint(n)
+		bounds[i], counts[i] = fmt.Sprint(b), fmt.Sprint(n)
 	}
-	return fmt.Sprintf(`{"counts":[{"flag":%q,"variant":%q,"requests":%v,"errors":%v,"latency":{"bounds":[0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10],"counts":[%s],"count":%v}}]}`,
-		flag, variant, requests, errors, strings.Join(counts, ","), requests)
+	return fmt.Sprintf(`{"counts":[{"flag":%q,"variant":%q,"requests":%v,"errors":%v,"latency":{"bounds":[%s],"counts":[%s],"count":%v}}]}`,
+		flag, variant, requests, errors, strings.Join(bounds, ","), strings.Join(counts, ","), requests)
 }
 
 // sumCounts reads what the store holds for a variant over the last hour.
@@ -51,7 +52,7 @@ func TestSDKMetrics(t *testing.T) {
 	e.do(e.sdk, "POST", "/sdk/v1/metrics", `{"counts":[]}`).want(t, 204)
 
 	got := e.sumCounts("checkout", "production", "on")
-	if got.Requests != 150 || got.Errors != 4 || got.Latency.Count != 150 || got.Latency.Counts[3] != 150 || got.Latency.Counts[2] != 0 {
+	if got.Requests != 150 || got.Errors != 4 || got.Latency.Count != 150 || got.Latency.Counts[23] != 150 || got.Latency.Counts[22] != 0 {
 		t.Errorf("production: %+v %+v", got, got.Latency)
 	}
 	if got := e.sumCounts("checkout", "staging", "on"); got.Requests != 7 {
@@ -85,6 +86,7 @@ func TestSDKMetricsRefused(t *testing.T) {
 		{name: "no counts", token: e.sdk, body: `{}`, status: 422, code: ramp.EINVALID, field: "counts"},
 		{name: "negative", token: e.sdk, body: countsBody("checkout", "on", -1, 0), status: 422, code: ramp.EINVALID, field: "counts[0].requests"},
 		{name: "more errors than requests", token: e.sdk, body: countsBody("checkout", "on", 1, 2), status: 422, code: ramp.EINVALID, field: "counts[0].errors"},
+		{name: "an older SDK's bounds", token: e.sdk, body: `{"counts":[{"flag":"checkout","variant":"on","requests":1,"errors":0,"latency":{"bounds":[0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10],"counts":[1,1,1,1,1,1,1,1,1,1,1],"count":1}}]}`, status: 422, code: ramp.EINVALID, field: "counts[0].latency.bounds"},
 		{name: "other bounds", token: e.sdk, body: `{"counts":[{"flag":"checkout","variant":"on","requests":1,"errors":0,"latency":{"bounds":[1,2],"counts":[1,1],"count":1}}]}`, status: 422, code: ramp.EINVALID, field: "counts[0].latency.bounds"},
 		{name: "bad variant key", token: e.sdk, body: countsBody("checkout", "On!", 1, 0), status: 422, code: ramp.EINVALID, field: "counts[0].variant"},
 		{name: "too large", token: e.sdk, body: `{"counts":[` + strings.Repeat(`{"flag":"checkout","variant":"on","requests":1,"errors":0},`, 200) + `]}`, status: 413, code: ramp.ETOOLARGE},
@@ -124,7 +126,7 @@ func TestSDKMetricsFromTheSDK(t *testing.T) {
 		t.Fatalf("Flush: %v", err)
 	}
 	on, off := e.sumCounts("checkout", "production", "on"), e.sumCounts("checkout", "production", "off")
-	if on.Requests != 100 || on.Errors != 10 || on.Latency.Count != 100 || on.Latency.Counts[4] != 100 || on.Latency.Counts[3] != 51 {
+	if on.Requests != 100 || on.Errors != 10 || on.Latency.Count != 100 || on.Latency.Counts[27] != 100 || on.Latency.Counts[26] != 91 || on.Latency.Counts[23] != 54 { // 0..99 ms in 0.108, 0.0905, 0.0538
 		t.Errorf("on: %+v %+v", on, on.Latency)
 	}
 	if off.Requests != 100 || off.Errors != 0 || off.Latency.Counts[0] != 100 {

@@ -2,10 +2,12 @@ package promsource
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/rollout"
 )
 
@@ -30,11 +32,9 @@ const (
 )
 
 // DefaultBuckets returns the default bucket bounds of DurationMetric in
-// seconds, client_golang's DefBuckets. A new slice is returned on every
-// call.
-func DefaultBuckets() []float64 {
-	return []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
-}
+// seconds: the SDK's, ramp.LatencyBounds (65 bounds from 1ms to 65.5s,
+// each about 2^¼ above the last). A new slice is returned on every call.
+func DefaultBuckets() []float64 { return ramp.LatencyBounds() }
 
 // The default query templates, over the SDK's metric names. Each gives
 // one number for one variant of one flag in one environment: its increase
@@ -84,7 +84,47 @@ func CheckQueries(q rollout.Queries) error {
 type vars struct {
 	flag, variant, env string
 	window             time.Duration
+	// rng, if set, stands for {{window}} instead of window: a checked
+	// range such as "5m" or a Grafana variable such as $__rate_interval.
+	rng string
 }
+
+// WithDefaults returns q with each empty template replaced by the
+// default one, as the source fills them in before each query.
+func WithDefaults(q rollout.Queries) rollout.Queries {
+	return rollout.Queries{
+		Requests: template(q, seriesRequests),
+		Errors:   template(q, seriesErrors),
+		Buckets:  template(q, seriesBuckets),
+	}
+}
+
+// Expand returns the query a template gives for one flag, variant and
+// environment over a window, exactly as the source sends it: values are
+// escaped for their strings and the window is written in whole seconds,
+// rounded up. It fails, saying how to fix the template, where CheckQueries
+// would. Alert rules and guides use it to show the guard's own queries.
+func Expand(tmpl, flag, variant, env string, window time.Duration) (string, error) {
+	if window <= 0 {
+		return "", fmt.Errorf("window %v: use a positive duration", window)
+	}
+	return expand(tmpl, vars{flag: flag, variant: variant, env: env, window: window})
+}
+
+// ExpandRange is Expand with the window given as the text of a PromQL
+// range: a duration such as "5m" or "1h30m", or one of Grafana's interval
+// variables $__interval, $__rate_interval and $__range, which dashboards
+// use so that the range follows the graph's resolution. Any other text is
+// an error, so that the range cannot add to the query.
+func ExpandRange(tmpl, flag, variant, env, rng string) (string, error) {
+	if !rangePattern.MatchString(rng) {
+		return "", fmt.Errorf("range %q: use a PromQL duration such as 5m, or $__interval, $__rate_interval or $__range", rng)
+	}
+	return expand(tmpl, vars{flag: flag, variant: variant, env: env, rng: rng})
+}
+
+// rangePattern matches the ranges ExpandRange accepts.
+var rangePattern = regexp.MustCompile(`^(\$__(interval|rate_interval|range)|([0-9]+(ms|[smhdwy]))+)$`)
 
 // windowText formats a window for PromQL in whole seconds, rounded up so
 // that the range covers all of it.
@@ -122,7 +162,11 @@ func expand(tmpl string, v vars) (string, error) {
 					if quote != 0 || comment {
 						return "", fmt.Errorf("{{window}} must stand outside strings and comments, as in [{{window}}]")
 					}
-					b.WriteString(windowText(v.window))
+					if v.rng != "" {
+						b.WriteString(v.rng)
+					} else {
+						b.WriteString(windowText(v.window))
+					}
 				default:
 					return "", fmt.Errorf("unknown placeholder {{%s}}: use {{flag}}, {{variant}}, {{env}} or {{window}}", name)
 				}

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"cmp"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -26,15 +27,15 @@ const numBuckets = ramp.NumLatencyBuckets + 1
 // compares without converting to seconds.
 var boundNanos = func() (b [ramp.NumLatencyBuckets]time.Duration) {
 	for i, s := range ramp.LatencyBounds() {
-		b[i] = time.Duration(s * float64(time.Second))
+		b[i] = time.Duration(math.Round(s * float64(time.Second))) // whole nanoseconds
 	}
 	return b
 }()
 
 // LatencyBounds returns the upper bounds, in seconds, of the latency
-// buckets Observe counts into: .005 .01 .025 .05 .1 .25 .5 1 2.5 5 10, the
-// buckets of ramp_flag_request_duration_seconds in docs/metrics.md. It
-// returns a new slice on every call.
+// buckets Observe counts into: the 65 bounds from 0.001 to 65.5, each
+// about 2^¼ (19 %) above the last, of ramp_flag_request_duration_seconds
+// in docs/metrics.md. It returns a new slice on every call.
 func LatencyBounds() []float64 { return ramp.LatencyBounds() }
 
 // Stats are what one code path, one variant of one flag, served since the
@@ -81,7 +82,7 @@ type flagSeries struct {
 // on many cores do not contend for one cache line: each observation goes
 // to a stripe chosen at random, and reads sum the stripes. There are twice
 // as many stripes as cores (at most 16), so that two cores seldom pick the
-// same one; a series takes 128 bytes a stripe.
+// same one; a series takes 640 bytes a stripe.
 type series struct {
 	flag, variant string
 	stripes       []stripe
@@ -90,14 +91,15 @@ type series struct {
 	sent counters
 }
 
-// stripe is one share of a series' counters, padded to two cache lines.
+// stripe is one share of a series' counters, padded to a whole number
+// of cache-line pairs.
 type stripe struct {
 	// buckets are per bucket, not cumulative; the last is +Inf. Their sum
 	// is the number of requests.
 	buckets [numBuckets]atomic.Uint64
 	errors  atomic.Uint64
 	nanos   atomic.Uint64
-	_       [128 - (numBuckets+2)*8]byte
+	_       [(128 - (numBuckets+2)*8%128) % 128]byte
 }
 
 // counters are a series' totals at one moment.
@@ -199,9 +201,16 @@ func (c *Client) Observe(flag, variant string, d time.Duration, err error) {
 func (c *Client) Dropped() uint64 { return c.meter.dropped.Load() }
 
 func (s *series) observe(d time.Duration, failed bool) {
-	i := 0
-	for i < len(boundNanos) && d > boundNanos[i] {
-		i++
+	// The first bound at or above d, by binary search: seven comparisons
+	// for any d.
+	i, j := 0, len(boundNanos)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if d > boundNanos[h] {
+			i = h + 1
+		} else {
+			j = h
+		}
 	}
 	st := &s.stripes[0]
 	if len(s.stripes) > 1 {

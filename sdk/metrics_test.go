@@ -33,19 +33,31 @@ func statsOf(t *testing.T, c *sdk.Client, flag, variant string) sdk.Stats {
 	return sdk.Stats{}
 }
 
+// cumulative returns the cumulative counts of the SDK's buckets that hold
+// the given numbers of requests, by bucket index.
+func cumulative(per map[int]float64) []float64 {
+	out := make([]float64, ramp.NumLatencyBuckets)
+	sum := 0.0
+	for i := range out {
+		sum += per[i]
+		out[i] = sum
+	}
+	return out
+}
+
 // TestObserveStats checks the counters Observe keeps: requests, errors,
 // cumulative buckets whose bounds are inclusive, and the latency sum.
 func TestObserveStats(t *testing.T) {
 	srv := sdktest.NewServer(t, env, nil, nil)
 	c := newClient(t, srv, sdktest.NewClock())
 
-	if got := sdk.LatencyBounds(); !slices.Equal(got, []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}) {
+	if got := sdk.LatencyBounds(); !slices.Equal(got, ramp.LatencyBounds()) || len(got) != 65 || got[8] != 0.004 || got[64] != 65.5 {
 		t.Fatalf("LatencyBounds = %v", got)
 	}
 	durations := []time.Duration{
 		0, -time.Second, // negative counts as 0
-		5 * time.Millisecond, 5*time.Millisecond + 1, // a bound is inclusive
-		80 * time.Millisecond, time.Second, 10 * time.Second, 11 * time.Second, time.Hour,
+		4 * time.Millisecond, 4*time.Millisecond + 1, // a bound is inclusive
+		80 * time.Millisecond, time.Second, 11 * time.Second, 65500 * time.Millisecond, time.Hour,
 	}
 	for i, d := range durations {
 		var err error
@@ -57,10 +69,17 @@ func TestObserveStats(t *testing.T) {
 	c.Observe("checkout", "off", time.Millisecond, nil)
 
 	got := statsOf(t, c, "checkout", "on")
-	want := sdk.Stats{Flag: "checkout", Variant: "on", Requests: 9, Errors: 3,
-		//         .005 .01 .025 .05 .1 .25 .5 1  2.5 5  10
-		Buckets: [ramp.NumLatencyBuckets]uint64{3, 4, 4, 4, 5, 5, 5, 6, 6, 6, 7}}
-	wantSum := (5*time.Millisecond + 5*time.Millisecond + 1 + 80*time.Millisecond + time.Second + 21*time.Second + time.Hour).Seconds()
+	want := sdk.Stats{Flag: "checkout", Variant: "on", Requests: 9, Errors: 3}
+	// Requests per bucket, by the index of its bound: 0 and -1s at 1ms,
+	// 4ms at 0.004, 4ms+1ns at 0.00476, 80ms at 0.0905, 1s at 1.02, 11s
+	// at 11.6, 65.5s at the last bound; the hour is in +Inf only.
+	per := map[int]uint64{0: 2, 8: 1, 9: 1, 26: 1, 40: 1, 54: 1, 64: 1}
+	var cum uint64
+	for i := range want.Buckets {
+		cum += per[i]
+		want.Buckets[i] = cum
+	}
+	wantSum := (4*time.Millisecond + 4*time.Millisecond + 1 + 80*time.Millisecond + time.Second + 11*time.Second + 65500*time.Millisecond + time.Hour).Seconds()
 	if math.Abs(got.LatencySum-wantSum) > 1e-9 {
 		t.Errorf("LatencySum = %v, want %v", got.LatencySum, wantSum)
 	}
@@ -208,7 +227,7 @@ func TestReportEveryInterval(t *testing.T) {
 		t.Fatalf("first report: %+v", r.Counts)
 	}
 	if h := on.Latency; h == nil || !slices.Equal(h.Bounds, sdk.LatencyBounds()) || h.Count != 2 ||
-		!slices.Equal(h.Counts, []float64{1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2}) {
+		!slices.Equal(h.Counts, cumulative(map[int]float64{7: 1, 33: 1})) { // 3ms ≤ 0.00336, 300ms ≤ 0.304
 		t.Errorf("first report's latency of on: %+v", on.Latency)
 	}
 
@@ -299,7 +318,7 @@ func TestReportRetry(t *testing.T) {
 func TestReportBatches(t *testing.T) {
 	srv := sdktest.NewServer(t, env, nil, nil)
 	c := newClient(t, srv, sdktest.NewClock())
-	n := ramp.MaxCountsEntries + 500
+	n := sdk.MaxReportEntries + 100
 	for i := range n {
 		c.Observe(fmt.Sprintf("flag-%d", i%10), fmt.Sprintf("v%d", i), time.Millisecond, nil)
 	}
@@ -307,8 +326,8 @@ func TestReportBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	r1, r2 := srv.NextReport(t), srv.NextReport(t)
-	if len(r1.Counts) != ramp.MaxCountsEntries || len(r2.Counts) != 500 || len(reported(r1, r2)) != n {
-		t.Errorf("reports of %d and %d entries, %d pairs; want %d, 500 and %d", len(r1.Counts), len(r2.Counts), len(reported(r1, r2)), ramp.MaxCountsEntries, n)
+	if len(r1.Counts) != sdk.MaxReportEntries || len(r2.Counts) != 100 || len(reported(r1, r2)) != n {
+		t.Errorf("reports of %d and %d entries, %d pairs; want %d, 100 and %d", len(r1.Counts), len(r2.Counts), len(reported(r1, r2)), sdk.MaxReportEntries, n)
 	}
 }
 

@@ -72,8 +72,9 @@ func TestMiddleware(t *testing.T) {
 		if got.Requests != w.Requests || got.Errors != w.Errors {
 			t.Errorf("%s: %d requests, %d errors; want %d and %d", v, got.Requests, got.Errors, w.Requests, w.Errors)
 		}
-		// on took 300 ms: above .25, within .5; off 20 ms: within .025.
-		slow := map[string]int{"on": 6, "off": 2}[v]
+		// on took 300 ms: above 0.256, within 0.304; off 20 ms: above
+		// 0.019, within 0.0226.
+		slow := map[string]int{"on": 33, "off": 18}[v]
 		if got.Buckets[slow-1] != 0 || got.Buckets[slow] != w.Requests {
 			t.Errorf("%s: buckets %v, want every request from bucket %d on", v, got.Buckets, slow)
 		}

@@ -17,7 +17,7 @@ import (
 //   - Every Config.ReportInterval, from the first observation on (a client
 //     that observes nothing starts no timer), the client sends what Observe counted
 //     since its last delivered report: POST /sdk/v1/metrics with the
-//     deltas per (flag, variant), at most ramp.MaxCountsEntries entries a
+//     deltas per (flag, variant), at most MaxReportEntries entries a
 //     request. Pairs with nothing new are left out; a report with nothing
 //     to say sends nothing.
 //   - Counters are cumulative and the client remembers what it delivered,
@@ -28,6 +28,12 @@ import (
 //   - Delivery is at least once: a report whose answer was lost (a
 //     timeout after the server stored it) is counted again with the next.
 //   - Close sends one last report.
+
+// MaxReportEntries is the most (flag, variant) entries one report request
+// carries. With the 65 latency buckets an entry takes up to about 1 KB of
+// JSON, so a request stays near a quarter of the server's default 1 MiB
+// body limit, well below the ramp.MaxCountsEntries it accepts.
+const MaxReportEntries = 250
 
 // reportLoop reports every ReportInterval from the first observation
 // until Close.
@@ -87,7 +93,7 @@ func (c *Client) Flush(ctx context.Context) error {
 		d.Latency.Bounds = bounds
 		batch = append(batch, *d)
 		taken = append(taken, delivery{s: s, upTo: upTo})
-		if len(batch) == ramp.MaxCountsEntries {
+		if len(batch) == MaxReportEntries {
 			send()
 		}
 	}

@@ -29,12 +29,13 @@ func openStore(t *testing.T, opts ...sqlite.Option) *sqlite.Store {
 	return st
 }
 
-// counts returns an entry whose requests took fast or 300 ms.
+// counts returns an entry of which fast requests took 50 ms (bucket 23,
+// up to 0.0538 s) and the others 300 ms (bucket 33, 0.256 to 0.304 s).
 func counts(variant string, requests, errors, fast float64) ramp.Counts {
 	h := &ramp.Histogram{Bounds: ramp.LatencyBounds(), Counts: make([]float64, ramp.NumLatencyBuckets), Count: requests}
 	for i, b := range h.Bounds {
 		switch {
-		case b >= 0.5:
+		case b >= 0.3:
 			h.Counts[i] = requests
 		case b >= 0.05:
 			h.Counts[i] = fast
@@ -75,11 +76,12 @@ func TestArms(t *testing.T) {
 	if c.Requests != 150 || c.Errors != 10 || b.Requests != 1500 || b.Errors != 6 {
 		t.Errorf("arms up to t0+5.5s: canary %+v, baseline %+v; want 150/10 and 1500/6 (t0+5s still in progress)", c, b)
 	}
-	if c.Latency == nil || !slices.Equal(c.Latency.Bounds, ramp.LatencyBounds()) || c.Latency.Count != 150 || c.Latency.Counts[3] != 110 || c.Latency.Counts[6] != 150 {
+	if c.Latency == nil || !slices.Equal(c.Latency.Bounds, ramp.LatencyBounds()) || c.Latency.Count != 150 ||
+		c.Latency.Counts[22] != 0 || c.Latency.Counts[23] != 110 || c.Latency.Counts[32] != 110 || c.Latency.Counts[33] != 150 {
 		t.Errorf("canary latency %+v", c.Latency)
 	}
-	if p99 := c.Latency.Quantile(0.99); !(p99 > 0.25 && p99 <= 0.5) {
-		t.Errorf("canary p99 %v, want in the 250-500 ms bucket", p99)
+	if p99 := c.Latency.Quantile(0.99); !(p99 > 0.256 && p99 <= 0.304) {
+		t.Errorf("canary p99 %v, want in the 256-304 ms bucket", p99)
 	}
 
 	c, b, err = src.Arms(t.Context(), query(t0.Add(time.Second), t0.Add(6*time.Second)))

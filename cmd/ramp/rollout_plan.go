@@ -129,10 +129,10 @@ func parseStages(s string) ([]rollout.Stage, error) {
 func guardPresets() map[string]rollout.Guard {
 	return map[string]rollout.Guard{
 		"error-rate": {Guard: judge.Guard{Name: "error-rate", Metric: judge.ErrorRate, AbsMargin: 0.001, Critical: 0.05}},
-		// A margin of +100 %: the finest the SDK's latency buckets decide
-		// (see rollout.Templates).
-		"p99-latency": {Guard: judge.Guard{Name: "p99-latency", Metric: judge.Latency, Quantile: 0.99, Margin: 1}},
-		"p90-latency": {Guard: judge.Guard{Name: "p90-latency", Metric: judge.Latency, Quantile: 0.90, Margin: 1}},
+		// A margin of +10 %, as in rollout.Templates; a p99 needs 1,000
+		// requests per arm to have 10 in its tail, a p90 the default 100.
+		"p99-latency": {Guard: judge.Guard{Name: "p99-latency", Metric: judge.Latency, Quantile: 0.99, Margin: 0.1, MinRequests: 1000}},
+		"p90-latency": {Guard: judge.Guard{Name: "p90-latency", Metric: judge.Latency, Quantile: 0.90, Margin: 0.1}},
 		"throughput":  {Guard: judge.Guard{Name: "throughput", Metric: judge.Throughput}},
 	}
 }

@@ -355,7 +355,7 @@ func TestRolloutStartPlans(t *testing.T) {
 		{"missing file", []string{"checkout", "-f", "no-such-plan.yaml"}, exitFailure, "no-such-plan.yaml"},
 		{"example dry run", []string{"checkout", "-f", example, "--dry-run"}, exitOK, "  - percent: 5\n    duration: 3d\n"},
 		{"stages dry run", []string{"checkout", "--stages", "5%:90m,100", "--guard", "p99-latency,critical=800ms", "--interval", "30s", "--dry-run"},
-			exitOK, "stages:\n  - percent: 5\n    duration: 1h30m\n  - percent: 100\nguards:\n  - name: p99-latency\n    metric: latency\n    quantile: 0.99\n    margin: 1\n    critical: 0.8\ninterval: 30s\n"},
+			exitOK, "stages:\n  - percent: 5\n    duration: 1h30m\n  - percent: 100\nguards:\n  - name: p99-latency\n    metric: latency\n    quantile: 0.99\n    margin: 0.1\n    critical: 0.8\n    minRequests: 1000\ninterval: 30s\n"},
 		{"template with override dry run", []string{"checkout", "--template", "standard", "--on-warning", "rollback", "--dry-run"}, exitOK, "onWarning: rollback"},
 	}
 	for _, tt := range tests {
@@ -459,8 +459,8 @@ func TestParseGuard(t *testing.T) {
 	}{
 		{"error-rate", judge.Guard{Name: "error-rate", Metric: judge.ErrorRate, AbsMargin: 0.001, Critical: 0.05}, ""},
 		{"error-rate,critical=2%,margin=0.1", judge.Guard{Name: "error-rate", Metric: judge.ErrorRate, AbsMargin: 0.001, Critical: 0.02, Margin: 0.1}, ""},
-		{"p99-latency,critical=800ms", judge.Guard{Name: "p99-latency", Metric: judge.Latency, Quantile: 0.99, Margin: 1, Critical: 0.8}, ""},
-		{"p90-latency,critical=1.5,name=slow", judge.Guard{Name: "slow", Metric: judge.Latency, Quantile: 0.9, Margin: 1, Critical: 1.5}, ""},
+		{"p99-latency,critical=800ms", judge.Guard{Name: "p99-latency", Metric: judge.Latency, Quantile: 0.99, Margin: 0.1, MinRequests: 1000, Critical: 0.8}, ""},
+		{"p90-latency,critical=1.5,name=slow", judge.Guard{Name: "slow", Metric: judge.Latency, Quantile: 0.9, Margin: 0.1, Critical: 1.5}, ""},
 		{"name=e, metric=error_rate, absMargin=0.1%, minRequests=500, tau=0.002", judge.Guard{Name: "e", Metric: judge.ErrorRate, AbsMargin: 0.001, MinRequests: 500, Tau: 0.002}, ""},
 		{"throughput", judge.Guard{Name: "throughput", Metric: judge.Throughput}, ""},
 		{"metric=error_rate", judge.Guard{}, "needs a name"},

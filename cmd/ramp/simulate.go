@@ -141,7 +141,7 @@ at 50 req/s.`,
 	f.DurationVar(&s.RegressionStart, "regression-start", 0, "time into the stage when the regression begins")
 	f.DurationVar(&s.Interval, "interval", time.Minute, "analysis interval")
 	f.DurationVar(&s.Duration, "duration", 30*time.Minute, "stage duration: a run ends with it")
-	f.StringVar(&buckets, "buckets", "fine", `latency buckets: "fine" (1ms to 32.8s, factor 2^¼), "prometheus" (client_golang's DefBuckets) or bounds in seconds, such as 0.1,0.2,0.4`)
+	f.StringVar(&buckets, "buckets", "fine", `latency buckets: "fine" (the SDK's: 1ms to 65.5s, factor 2^¼), "prometheus" (client_golang's DefBuckets) or bounds in seconds, such as 0.1,0.2,0.4`)
 	f.StringVar(&guards, "guards", "error_rate,latency", "guards the judge runs: error_rate, latency or both")
 	f.Float64Var(&errMargin, "error-margin", 0, "error-rate guard: allowed regression, in percent of the baseline's rate")
 	f.Float64Var(&errAbsMargin, "error-abs-margin", 0, "error-rate guard: allowed regression in percentage points, when larger than --error-margin's")

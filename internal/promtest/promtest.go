@@ -36,6 +36,10 @@ type Server struct {
 	URL string
 	// Dir holds its configuration file and storage.
 	Dir string
+
+	bin, cfgPath, addr string
+	mu                 sync.Mutex
+	stop               func() // nil while stopped
 }
 
 // Option configures Start.
@@ -104,8 +108,13 @@ func Start(t testing.TB, targets []string, opts ...Option) *Server {
 	// Prometheus's listen: try a few.
 	var last error
 	for range 3 {
-		s, err := start(t, bin, dir, cfgPath)
-		if err == nil {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("promtest: %v", err)
+		}
+		s := &Server{Dir: dir, bin: bin, cfgPath: cfgPath, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+		s.URL = "http://" + s.addr
+		if err = s.start(t); err == nil {
 			return s
 		}
 		last = err
@@ -193,14 +202,39 @@ func quote(s string) string {
 	return string(b)
 }
 
-// start runs Prometheus on a free port and waits until it is ready.
-func start(t testing.TB, bin, dir, cfgPath string) (*Server, error) {
-	t.Helper()
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+// Stop stops Prometheus, as an outage would, keeping its storage for
+// Restart. Stopping a stopped server does nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	stop := s.stop
+	s.stop = nil
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
+
+// Restart starts a stopped Prometheus again on the same address, with
+// the same configuration and storage, and waits until it is ready; it
+// fails the test if it cannot. As at Start, the first scrape follows
+// about five seconds later.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	running := s.stop != nil
+	s.mu.Unlock()
+	if running {
+		t.Fatal("promtest: Restart of a running Prometheus; Stop it first")
+	}
+	if err := s.start(t); err != nil {
+		t.Fatalf("promtest: restart: %v", err)
+	}
+}
+
+// start runs Prometheus on s.addr and waits until it is ready.
+func (s *Server) start(t testing.TB) error {
+	t.Helper()
+	bin, dir, cfgPath, addr := s.bin, s.Dir, s.cfgPath, s.addr
 	log := &syncBuffer{}
 	cmd := exec.Command(bin,
 		"--config.file="+cfgPath,
@@ -213,7 +247,7 @@ func start(t testing.TB, bin, dir, cfgPath string) (*Server, error) {
 	cmd.SysProcAttr = sysProcAttr()
 	startAt := time.Now()
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
+		return fmt.Errorf("start %s: %w", bin, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -226,16 +260,15 @@ func start(t testing.TB, bin, dir, cfgPath string) (*Server, error) {
 			<-exited
 		}
 	}
-	s := &Server{URL: "http://" + addr, Dir: dir}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
 		select {
 		case err := <-exited:
-			return nil, fmt.Errorf("prometheus exited before it was ready (%v):\n%s", err, log.String())
+			return fmt.Errorf("prometheus exited before it was ready (%v):\n%s", err, log.String())
 		case <-ctx.Done():
 			stop()
-			return nil, fmt.Errorf("prometheus was not ready within 30s:\n%s", log.String())
+			return fmt.Errorf("prometheus was not ready within 30s:\n%s", log.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if ready(ctx, s.URL) {
@@ -243,13 +276,16 @@ func start(t testing.TB, bin, dir, cfgPath string) (*Server, error) {
 		}
 	}
 	t.Logf("promtest: Prometheus ready at %s in %v", s.URL, time.Since(startAt).Round(time.Millisecond))
+	s.mu.Lock()
+	s.stop = sync.OnceFunc(stop)
+	s.mu.Unlock()
 	t.Cleanup(func() {
-		stop()
+		s.Stop()
 		if t.Failed() {
 			t.Logf("promtest: Prometheus log:\n%s", log.String())
 		}
 	})
-	return s, nil
+	return nil
 }
 
 func ready(ctx context.Context, base string) bool {

@@ -108,3 +108,24 @@ func query(base, expr string) (string, error) {
 	v, _ := body.Data.Result[0].Value[1].(string)
 	return strings.TrimSpace(v), nil
 }
+
+// TestStopRestart stops a real Prometheus, as an outage would, and
+// starts it again at the same address with its storage.
+func TestStopRestart(t *testing.T) {
+	s := Start(t, nil)
+	s.Stop()
+	if resp, err := http.Get(s.URL + "/-/ready"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a stopped Prometheus answered %s", resp.Status)
+	}
+	s.Stop() // stopping twice does nothing
+	s.Restart(t)
+	resp, err := http.Get(s.URL + "/-/ready")
+	if err != nil {
+		t.Fatalf("after Restart: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("after Restart /-/ready is %s", resp.Status)
+	}
+}

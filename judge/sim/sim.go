@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/judge"
 )
 
@@ -501,11 +502,12 @@ func percentile(sorted []float64, n int, q float64) *float64 {
 	return &v
 }
 
-// DefaultBuckets returns the simulation's default latency buckets: 61
-// bounds from 1ms to 32.8s, each 2^¼ (about 19%) above the last, the
-// resolution of a Prometheus native histogram of schema 2. A latency
-// guard's margin should not be much finer than the bucket spacing.
-func DefaultBuckets() []float64 { return ExponentialBuckets(0.001, math.Pow(2, 0.25), 61) }
+// DefaultBuckets returns the simulation's default latency buckets, the
+// ones the SDK measures with (ramp.LatencyBounds): 65 bounds from 1ms to
+// 65.5s, each 2^¼ (about 19%) above the last, the resolution of a
+// Prometheus native histogram of schema 2. A latency guard's margin should
+// not be much finer than the bucket spacing.
+func DefaultBuckets() []float64 { return ramp.LatencyBounds() }
 
 // PrometheusBuckets returns client_golang's DefBuckets, the buckets of a
 // histogram declared without any: 5ms to 10s in steps of 2 to 2.5.

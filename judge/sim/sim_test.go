@@ -5,10 +5,12 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/judge"
 	"github.com/ramp-flags/ramp/judge/sim"
 )
@@ -164,8 +166,8 @@ func TestValidate(t *testing.T) {
 
 func TestBuckets(t *testing.T) {
 	b := sim.DefaultBuckets()
-	if len(b) != 61 || b[0] != 0.001 || math.Abs(b[60]-32.768) > 1e-9 {
-		t.Errorf("default buckets %v", b)
+	if len(b) != 65 || b[0] != 0.001 || b[64] != 65.5 || !slices.Equal(b, ramp.LatencyBounds()) {
+		t.Errorf("default buckets %v, want the SDK's", b)
 	}
 	if p := sim.PrometheusBuckets(); len(p) != 11 || p[0] != 0.005 || p[10] != 10 {
 		t.Errorf("Prometheus buckets %v", p)

@@ -3,7 +3,9 @@ package promexport_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,31 +49,11 @@ ramp_flag_errors_total{environment="production",flag="checkout",variant="off"} 0
 ramp_flag_errors_total{environment="production",flag="checkout",variant="on"} 1
 # HELP ramp_flag_request_duration_seconds Duration of the requests served by the code path of a flag's variant, in seconds.
 # TYPE ramp_flag_request_duration_seconds histogram
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="off",le="0.005"} 1
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="off",le="0.01"} 1
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="off",le="0.025"} 1
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="off",le="0.05"} 1
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="off",le="0.1"} 1
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="off",le="0.25"} 1
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="off",le="0.5"} 1
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="off",le="1"} 1
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="off",le="2.5"} 1
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="off",le="5"} 1
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="off",le="10"} 1
+` + bucketLines("off", 0.004) + `
 ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="off",le="+Inf"} 1
 ramp_flag_request_duration_seconds_sum{environment="production",flag="checkout",variant="off"} 0.004
 ramp_flag_request_duration_seconds_count{environment="production",flag="checkout",variant="off"} 1
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="on",le="0.005"} 0
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="on",le="0.01"} 0
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="on",le="0.025"} 0
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="on",le="0.05"} 1
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="on",le="0.1"} 1
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="on",le="0.25"} 1
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="on",le="0.5"} 1
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="on",le="1"} 1
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="on",le="2.5"} 2
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="on",le="5"} 2
-ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="on",le="10"} 2
+` + bucketLines("on", 0.03, 2) + `
 ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant="on",le="+Inf"} 2
 ramp_flag_request_duration_seconds_sum{environment="production",flag="checkout",variant="on"} 2.03
 ramp_flag_request_duration_seconds_count{environment="production",flag="checkout",variant="on"} 2
@@ -80,6 +62,15 @@ ramp_flag_request_duration_seconds_count{environment="production",flag="checkout
 ramp_flag_requests_total{environment="production",flag="checkout",variant="off"} 1
 ramp_flag_requests_total{environment="production",flag="checkout",variant="on"} 2
 `
+	// The buckets are inclusive and those of docs/metrics.md.
+	for _, line := range []string{
+		`variant="off",le="0.004"} 1`, `variant="off",le="0.00336"} 0`,
+		`variant="on",le="0.0269"} 0`, `variant="on",le="0.032"} 1`, `variant="on",le="1.72"} 1`, `variant="on",le="2.05"} 2`, `variant="on",le="65.5"} 2`,
+	} {
+		if !strings.Contains(want, line) {
+			t.Fatalf("the expected exposition has no %s", line)
+		}
+	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Error(err)
 	}
@@ -98,6 +89,26 @@ ramp_flag_errors_total{environment="production",flag="checkout",variant="on"} 2
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(more), promexport.ErrorsMetric); err != nil {
 		t.Error(err)
 	}
+}
+
+// bucketLines returns the exposition lines of the finite buckets of a
+// checkout variant that observed the durations, in seconds.
+func bucketLines(variant string, observed ...float64) string {
+	var b strings.Builder
+	for i, le := range sdk.LatencyBounds() {
+		n := 0
+		for _, d := range observed {
+			if d <= le {
+				n++
+			}
+		}
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, `ramp_flag_request_duration_seconds_bucket{environment="production",flag="checkout",variant=%q,le="%s"} %d`,
+			variant, strconv.FormatFloat(le, 'g', -1, 64), n)
+	}
+	return b.String()
 }
 
 // TestCollectorStartsAtZero checks that the canary's series exist at zero

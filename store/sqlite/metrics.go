@@ -11,10 +11,13 @@ import (
 )
 
 // bucketColumns are the columns of the cumulative latency buckets, in the
-// order of ramp.LatencyBounds.
-var bucketColumns = [ramp.NumLatencyBuckets]string{
-	"le_5ms", "le_10ms", "le_25ms", "le_50ms", "le_100ms", "le_250ms", "le_500ms", "le_1s", "le_2500ms", "le_5s", "le_10s",
-}
+// order of ramp.LatencyBounds: le_00 to le_64 (migration 0004).
+var bucketColumns = func() (cols [ramp.NumLatencyBuckets]string) {
+	for i := range cols {
+		cols[i] = fmt.Sprintf("le_%02d", i)
+	}
+	return cols
+}()
 
 // Statements over metric_counts, built once from bucketColumns.
 var (

@@ -15,7 +15,8 @@ import (
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // counts returns an entry whose latency histogram puts fast of its
-// requests at or under 100 ms, and every one at or under 1 s.
+// requests at or under the first bound from 100 ms (0.108), and every one
+// at or under the first bound from 1 s (1.02).
 func counts(flag, variant string, requests, errors, fast float64) ramp.Counts {
 	h := &ramp.Histogram{Bounds: ramp.LatencyBounds(), Counts: make([]float64, ramp.NumLatencyBuckets), Count: requests}
 	for i, b := range h.Bounds {
@@ -264,4 +265,25 @@ func testCountsConcurrent(t *testing.T, open func(t *testing.T) Store) {
 	}
 	const n = writers * reports
 	wantCounts(t, "after concurrent reports", mustSumCounts(t, s, "checkout", "production", "on", t0, t0), 3*n, n, 3*n, counts("x", "y", 3*n, 0, 2*n).Latency.Counts)
+}
+
+// testCountsEveryBucket checks that each of the ramp.NumLatencyBuckets
+// buckets is kept apart and adds up: a histogram whose cumulative count
+// rises at every bound comes back bucket for bucket, twice over after two
+// reports.
+func testCountsEveryBucket(t *testing.T, open func(t *testing.T) Store) {
+	s := open(t)
+	h := &ramp.Histogram{Bounds: ramp.LatencyBounds(), Counts: make([]float64, ramp.NumLatencyBuckets)}
+	for i := range h.Counts {
+		h.Counts[i] = float64(i+1) * 1.5
+	}
+	h.Count = h.Counts[len(h.Counts)-1] + 1 // one above the last bound
+	c := ramp.Counts{Flag: "checkout", Variant: "on", Requests: h.Count, Latency: h}
+	mustAddCounts(t, s, "production", t0, c)
+	mustAddCounts(t, s, "production", t0.Add(time.Second), c)
+	twice := make([]float64, len(h.Counts))
+	for i, n := range h.Counts {
+		twice[i] = 2 * n
+	}
+	wantCounts(t, "two reports", mustSumCounts(t, s, "checkout", "production", "on", t0, t0.Add(time.Second)), 2*h.Count, 0, 2*h.Count, twice)
 }
