@@ -131,6 +131,12 @@ func Run(t *testing.T, open func(t *testing.T) Store, opts ...Option) {
 		{"CountsAreNotChanges", testCountsAreNotChanges},
 		{"CountsPrune", testCountsPrune},
 		{"CountsConcurrent", testCountsConcurrent},
+		{"CountsEveryBucket", testCountsEveryBucket},
+		{"Leases", testLeases}, {"LeaseExpiry", testLeaseExpiry}, {"LeaseConcurrent", testLeaseConcurrent}, {"LeaseValidation", testLeaseValidation},
+		{"Baselines", testBaselines},
+		{"BaselineValidation", testBaselineValidation},
+		{"BaselineGoesWithFlag", testBaselineGoesWithFlag},
+		{"BaselineConcurrent", testBaselineConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
