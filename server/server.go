@@ -14,19 +14,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/console"
 	"github.com/ramp-flags/ramp/httpapi"
 	"github.com/ramp-flags/ramp/hub"
 	"github.com/ramp-flags/ramp/notify"
 	"github.com/ramp-flags/ramp/promsource"
 	"github.com/ramp-flags/ramp/rollout"
 	"github.com/ramp-flags/ramp/sdksource"
-	"github.com/ramp-flags/ramp/store/sqlite"
 )
 
 // Defaults of Config.
@@ -55,6 +56,19 @@ type Config struct {
 	// DataDir holds the database and the admin token file. It is created
 	// (mode 0700) if missing.
 	DataDir string
+	// DB selects the database: empty for the SQLite file ramp.db in
+	// DataDir, "sqlite:PATH" for another SQLite file, or a
+	// "postgres://..." or "postgresql://..." connection string, which
+	// several replicas may share (docs/scaling.md). See ParseDB.
+	DB string
+	// ReplicaID names this replica in the leader lease; empty means a
+	// name made of the host name, the process ID and random bytes, or
+	// with SQLite the host name and the database file (see newReplicaID).
+	ReplicaID string
+	// LeaseTTL is how long the leader lease lasts unless renewed; zero
+	// means DefaultLeaseTTL. A replica that dies is replaced as rollout
+	// leader within about this long.
+	LeaseTTL time.Duration
 	// AdminToken, if set, is accepted as an admin token (actor "admin") and
 	// no token file is written.
 	AdminToken string
@@ -68,6 +82,11 @@ type Config struct {
 	// PrometheusURL, if set, is the Prometheus HTTP API that plans with
 	// source "prometheus" read.
 	PrometheusURL string
+	// PrometheusMinWindow is the shortest window the Prometheus source
+	// queries (promsource.Config.MinWindow); zero means
+	// promsource.DefaultMinWindow. Tests and demos that scrape every
+	// second lower it to a few seconds.
+	PrometheusMinWindow time.Duration
 	// ControllerTick is how often the rollout controller looks at active
 	// rollouts; zero means one second. Each plan's own interval decides
 	// when it is analysed.
@@ -78,13 +97,15 @@ type Config struct {
 	// AlertSeverities are the severity labels that make the Alertmanager
 	// receiver roll a flag back (docs/alerts.md); empty means critical.
 	AlertSeverities []string
+	// Version is the server's version, shown by GET /api/v1/server.
+	Version string
 }
 
 // Server is a ramp server: open, then Run until the context ends.
 type Server struct {
 	cfg   Config
 	log   *slog.Logger
-	store *sqlite.Store
+	store Store
 	hub   *hub.Hub
 	ctl   *rollout.Controller
 	ln    net.Listener
@@ -93,6 +114,18 @@ type Server struct {
 	// notifier sends webhooks; closed after the last request that can
 	// make a rollout event.
 	notifier *notify.Notifier
+
+	// ctlCfg makes the controller of each term of leadership; moves sends
+	// the API's rollout moves to the current one (see runTerm).
+	ctlCfg rollout.Config
+	moves  controllerSwitch
+
+	// id names this replica in the leader lease; leading is true while
+	// it runs the rollout controller, as is the ramp_leader gauge.
+	id          string
+	dbName      string
+	leading     atomic.Bool
+	leaderGauge prometheus.Gauge
 
 	// TokenFile is the path of the admin token file written at this start,
 	// or "" if none was written.
@@ -112,6 +145,19 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
+	switch {
+	case cfg.LeaseTTL == 0:
+		cfg.LeaseTTL = DefaultLeaseTTL
+	case cfg.LeaseTTL < 300*time.Millisecond:
+		return nil, fmt.Errorf("leader lease %v is too short: give at least 300ms (the default is %v)", cfg.LeaseTTL, DefaultLeaseTTL)
+	}
+	kind, target, err := ParseDB(cfg.DB, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ReplicaID == "" {
+		cfg.ReplicaID = newReplicaID(kind, target)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -123,17 +169,19 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// The store wakes the hub after each commit. Migrations commit before
 	// the hub exists.
-	var h *hub.Hub
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ramp.db"), sqlite.WithCommitHook(func() {
-		if h != nil {
+	var hubp atomic.Pointer[hub.Hub]
+	st, where, err := openStore(ctx, cfg, func() {
+		if h := hubp.Load(); h != nil {
 			h.Notify()
 		}
-	}))
+	})
 	if err != nil {
 		return nil, err
 	}
-	h = hub.New(hub.Config{Source: st, Logger: log, Registerer: reg})
-	s := &Server{cfg: cfg, log: log, store: st, hub: h}
+	h := hub.New(hub.Config{Source: st, Logger: log, Registerer: reg})
+	hubp.Store(h)
+	log.Info("store opened", "db", where, "replica", cfg.ReplicaID)
+	s := &Server{cfg: cfg, log: log, store: st, hub: h, id: cfg.ReplicaID, dbName: where, leaderGauge: leaderMetric(reg)}
 	var adminHash []byte
 	if cfg.AdminToken != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminToken))
@@ -150,7 +198,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	log.Info("flags loaded", "seq", h.Seq(), "duration", time.Since(start))
 	sources := map[string]rollout.Source{rollout.SourceSDK: sdksource.New(st)}
 	if cfg.PrometheusURL != "" {
-		ps, err := promsource.New(promsource.Config{URL: cfg.PrometheusURL, Logger: log})
+		ps, err := promsource.New(promsource.Config{URL: cfg.PrometheusURL, MinWindow: cfg.PrometheusMinWindow, Logger: log})
 		if err != nil {
 			st.Close()
 			return nil, fmt.Errorf("prometheus source: %w", err)
@@ -161,13 +209,22 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s.ctl = rollout.New(rollout.Config{Store: st, Sources: sources, Logger: log, Notifier: s.notifier})
+	// Recorded baselines (ramp baseline), where the store keeps them.
+	baselines, _ := st.(httpapi.BaselineStore)
+	driver, _, _ := ParseDB(cfg.DB, cfg.DataDir)
+	s.ctlCfg = rollout.Config{Store: st, Sources: sources, Logger: log, Notifier: s.notifier, Baselines: baselines}
+	s.ctl = rollout.New(s.ctlCfg)
+	s.moves.set(s.ctl)
+	sessions := console.NewSessions(console.SessionConfig{})
 	api := httpapi.New(httpapi.Config{
-		Store: st, Logger: log, AdminTokenHash: adminHash,
+		Store: st, Logger: log, AdminTokenHash: adminHash, Sessions: sessions,
 		Live: h, Heartbeat: cfg.Heartbeat,
-		Rollouts: s.ctl, RolloutStore: st,
+		Rollouts: &s.moves, RolloutStore: st,
 		Metrics: reg, Registerer: reg,
 		AlertSeverities: cfg.AlertSeverities,
+		Baselines:       baselines, Sources: sources,
+		Facts: httpapi.Facts{Version: cfg.Version, StoreDriver: driver, DataDir: cfg.DataDir,
+			PrometheusURL: cfg.PrometheusURL, Webhooks: len(cfg.Webhooks), AlertSeverities: cfg.AlertSeverities},
 	})
 	s.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -176,7 +233,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	s.http = &http.Server{
-		Handler:           api,
+		Handler:           console.New(console.Config{API: api, Sessions: sessions, Logger: log}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -211,9 +268,16 @@ func (s *Server) closeNotifier(ctx context.Context) {
 }
 
 // bootstrapToken creates an admin token and writes it to the token file
-// when the store has no admin token yet: the first start of a data
-// directory.
+// in the data directory when the store has no admin token yet: the first
+// start of a database. Replicas that start together on one new database
+// take turns through a lease, so that only the first creates a token and
+// the others find it: exactly one replica writes the file.
 func (s *Server) bootstrapToken(ctx context.Context) error {
+	release, err := s.lockBootstrap(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	tokens, err := s.store.ListTokens(ctx)
 	if err != nil {
 		return fmt.Errorf("list tokens: %w", err)
@@ -240,6 +304,36 @@ func (s *Server) bootstrapToken(ctx context.Context) error {
 	return nil
 }
 
+// bootstrapWait bounds how long a replica waits for another to finish
+// creating the first admin token.
+const bootstrapWait = time.Minute
+
+// lockBootstrap waits until this replica holds the bootstrap lease and
+// returns the function that frees it.
+func (s *Server) lockBootstrap(ctx context.Context) (release func(), err error) {
+	const ttl = 30 * time.Second
+	deadline := time.Now().Add(bootstrapWait)
+	for {
+		ok, err := s.store.AcquireLease(ctx, bootstrapLease, s.id, ttl)
+		if err != nil {
+			return nil, fmt.Errorf("take the admin token bootstrap lease: %w", err)
+		}
+		if ok {
+			return func() {
+				if err := s.store.ReleaseLease(context.WithoutCancel(ctx), bootstrapLease, s.id); err != nil {
+					s.log.Warn("release the admin token bootstrap lease", "err", err)
+				}
+			}, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("another replica has been creating the first admin token for %v; start this one again, or give the admin token with --admin-token", bootstrapWait)
+		}
+		if !sleep(ctx, 100*time.Millisecond) {
+			return nil, ctx.Err()
+		}
+	}
+}
+
 // Addr returns the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
@@ -262,7 +356,7 @@ func (s *Server) Run(ctx context.Context) error {
 	ctlDone := make(chan struct{})
 	go func() {
 		defer close(ctlDone)
-		_ = s.ctl.Run(hubCtx, tick)
+		s.lead(hubCtx, tick)
 	}()
 	pruneDone := make(chan struct{})
 	go func() {
