@@ -29,18 +29,18 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	}
 	f := ramp.AuditFilter{Kind: q["kind"], Key: q["key"], Actor: q["actor"], Limit: defaultAuditLimit}
 	switch f.Kind {
-	case "", "flag", "rollout", "segment", "environment", "token":
+	case "", "flag", "rollout", "baseline", "segment", "environment", "token":
 	default:
-		return ramp.Errorf(ramp.EBADREQUEST, "kind %q is not a kind of audit entry: use flag, rollout, segment, environment or token", f.Kind)
+		return ramp.Errorf(ramp.EBADREQUEST, "kind %q is not a kind of audit entry: use flag, rollout, baseline, segment, environment or token", f.Kind)
 	}
 	if flag := q["flag"]; flag != "" {
-		// A flag's history is its changes and its rollouts'.
-		if (f.Kind != "" && f.Kind != "flag" && f.Kind != "rollout") || (f.Key != "" && f.Key != flag) {
+		// A flag's history is its changes, its rollouts' and its baselines'.
+		if (f.Kind != "" && f.Kind != "flag" && f.Kind != "rollout" && f.Kind != "baseline") || (f.Key != "" && f.Key != flag) {
 			return ramp.Errorf(ramp.EBADREQUEST, "flag=%s selects the entries of the flag and its rollouts (key=%s); it disagrees with the kind or key given", flag, flag)
 		}
 		f.Key = flag
 		if f.Kind == "" {
-			f.Kinds = []string{"flag", "rollout"}
+			f.Kinds = []string{"flag", "rollout", "baseline"}
 		}
 	}
 	for name, t := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {

@@ -269,10 +269,22 @@ func (s *Server) setPercentage(w http.ResponseWriter, r *http.Request) error {
 // rollback is the kill switch: env turns off at once, and its fallthrough
 // keeps 0 % of the rolled-out variant so that a later percentage starts
 // from zero. It ignores If-Match: the kill switch always wins.
+// With ?dry_run=true it only checks and reports what it would change.
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	key, env := r.PathValue("key"), r.PathValue("env")
+	q, err := query(r, "dry_run")
+	if err != nil {
+		return err
+	}
+	dryRun, err := dryRunParam(q)
+	if err != nil {
+		return err
+	}
 	if err := s.environmentExists(r, env); err != nil {
 		return err
+	}
+	if dryRun {
+		return s.rollbackDryRun(w, r, key, env)
 	}
 	updated, err := s.killSwitch(r.Context(), change(r).Actor, key, env, false)
 	if err != nil {

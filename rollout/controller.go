@@ -119,6 +119,10 @@ type Config struct {
 	// whose source is missing holds, inconclusive.
 	Sources  map[string]Source
 	Notifier Notifier
+	// Baselines, if set, holds recorded baselines: a guard whose live
+	// baseline arm has too little data (as at a 100 % stage) is judged
+	// against the stored one of the same variant and source.
+	Baselines BaselineStore
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -133,6 +137,8 @@ type Controller struct {
 	notifier Notifier
 	now      func() time.Time
 	log      *slog.Logger
+
+	baselines BaselineStore
 
 	mu   sync.Mutex
 	last map[int64]looked // per rollout: the last analysis, in memory
@@ -152,6 +158,7 @@ type looked struct {
 // New returns a controller.
 func New(cfg Config) *Controller {
 	c := &Controller{store: cfg.Store, sources: cfg.Sources, notifier: cfg.Notifier, now: cfg.Now, log: cfg.Logger, last: map[int64]looked{}, active: map[int64]bool{}, ended: map[int64]bool{}}
+	c.baselines = cfg.Baselines
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -326,9 +333,9 @@ func (c *Controller) step(ctx context.Context, r *ramp.Rollout) error {
 	if !prev.at.IsZero() && now.Sub(prev.at) < time.Duration(plan.Interval) {
 		return nil
 	}
-	d := c.analyse(ctx, r, plan, st, now)
+	d, recorded := c.analyse(ctx, r, plan, st, now)
 	if _, err := c.store.AddAnalysis(ctx, ramp.Analysis{
-		RolloutID: r.ID, Time: now, Stage: r.Stage, Decision: string(d.Action), Reason: d.Reason, Verdicts: mustJSON(d.Verdicts),
+		RolloutID: r.ID, Time: now, Stage: r.Stage, Decision: string(d.Action), Reason: d.Reason, Verdicts: mustJSON(recorded),
 	}); err != nil {
 		return fmt.Errorf("record analysis: %w", err)
 	}
@@ -361,8 +368,10 @@ func (c *Controller) step(ctx context.Context, r *ramp.Rollout) error {
 	return err
 }
 
-// analyse gathers every guard's figures and asks the judge.
-func (c *Controller) analyse(ctx context.Context, r *ramp.Rollout, plan Plan, st State, now time.Time) judge.Decision {
+// analyse gathers every guard's figures and asks the judge. It returns
+// the decision and its verdicts as recorded, with the stored baseline of
+// each guard judged against one.
+func (c *Controller) analyse(ctx context.Context, r *ramp.Rollout, plan Plan, st State, now time.Time) (judge.Decision, []Verdict) {
 	in := judge.DecideInput{Stage: r.Stage, InStage: now.Sub(st.StageStarted), OnWarning: plan.OnWarning}
 	if r.Stage < len(plan.Stages) {
 		in.MinDuration = time.Duration(plan.Stages[r.Stage].Duration)
@@ -370,6 +379,9 @@ func (c *Controller) analyse(ctx context.Context, r *ramp.Rollout, plan Plan, st
 	src := c.sources[plan.Source]
 	var inputs []judge.Input
 	var failed []judge.Verdict
+	var stored []*ramp.Baseline // per input: the baseline standing in, or nil
+	looked, sb := false, (*ramp.Baseline)(nil)
+	full := stagePercent(plan, r.Stage) >= 100
 	for _, g := range plan.Guards {
 		var err error
 		if src == nil {
@@ -383,11 +395,40 @@ func (c *Controller) analyse(ctx context.Context, r *ramp.Rollout, plan Plan, st
 			failed = append(failed, judge.Unavailable(g.Guard, err.Error()))
 			continue
 		}
+		var used *ramp.Baseline
+		if wantStored(g.Guard, ca, ba, full) {
+			// No control group any more (100 %: what the live baseline
+			// has are the last reports from before the stage), or too
+			// little of it for a canary that has enough: the recorded
+			// baseline stands in, if one fits.
+			if !looked {
+				looked, sb = true, c.storedBaseline(ctx, r, plan, st)
+			}
+			if sb != nil {
+				ba, used = baselineArm(*sb), sb
+			}
+		}
 		inputs = append(inputs, judge.Input{Guard: g.Guard, Canary: ca, Baseline: ba})
+		stored = append(stored, used)
 	}
 	opts := judge.Options{Alpha: plan.Alpha, CanaryPercent: stagePercent(plan, r.Stage)}
-	in.Verdicts = append(judge.EvaluateAll(inputs, opts), failed...)
-	return judge.Decide(in)
+	verdicts := judge.EvaluateAll(inputs, opts)
+	recorded := make([]Verdict, 0, len(verdicts)+len(failed))
+	for i := range verdicts {
+		v := Verdict{Verdict: verdicts[i]}
+		if b := stored[i]; b != nil {
+			describeStored(&verdicts[i], b)
+			thin := *b
+			thin.Latency = nil
+			v.Verdict, v.StoredBaseline = verdicts[i], &thin
+		}
+		recorded = append(recorded, v)
+	}
+	for _, v := range failed {
+		recorded = append(recorded, Verdict{Verdict: v})
+	}
+	in.Verdicts = append(verdicts, failed...)
+	return judge.Decide(in), recorded
 }
 
 // move is a kind of transition.
