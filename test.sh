@@ -13,9 +13,11 @@ step() { printf '\n== %s\n' "$*"; }
 export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
 command -v go >/dev/null || { echo "test.sh: Go is not installed (https://go.dev/dl)" >&2; exit 1; }
 
-# Prometheus, for the tests that run a real one (internal/promtest): the
+# Prometheus, for the tests that run a real one (internal/promtest), and its
+# promtool, for the tests that check generated rules (promrules, e2e): the
 # Debian package. Without it those tests skip, or fail under CI=true.
-if ! command -v prometheus >/dev/null && [ ! -x /usr/bin/prometheus ]; then
+if { ! command -v prometheus >/dev/null && [ ! -x /usr/bin/prometheus ]; } ||
+	{ ! command -v promtool >/dev/null && [ ! -x /usr/bin/promtool ]; }; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 		step "install prometheus"
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus
@@ -30,6 +32,32 @@ fi
 if ! command -v alertmanager >/dev/null && [ ! -x /usr/bin/prometheus-alertmanager ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	step "install prometheus-alertmanager"
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus-alertmanager
+fi
+
+# PostgreSQL, for the Postgres store's tests: internal/pgtest runs private
+# servers (initdb into a temporary directory); tests that restart the server
+# need one even when $RAMP_TEST_POSTGRES names a shared server. The Debian
+# package; without it those tests skip, or fail under CI=true.
+if ! command -v initdb >/dev/null && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		step "install postgresql"
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql
+	else
+		echo "test.sh: PostgreSQL is not installed and cannot be installed here (needs root and apt-get):" >&2
+		echo "  install the Debian package postgresql, or the Postgres tests skip (and fail under CI=true)" >&2
+	fi
+fi
+
+# Chromium, for the web console's browser tests (e2e/console_test.go): the
+# Debian package. Without it those tests skip, or fail under CI=true.
+if [ ! -x /usr/bin/chromium ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		step "install chromium"
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+	else
+		echo "test.sh: Chromium is not installed and cannot be installed here (needs root and apt-get):" >&2
+		echo "  install the Debian package chromium, or the console's browser tests skip (and fail under CI=true)" >&2
+	fi
 fi
 
 # Tools the suite runs, installed at pinned versions into ./.tools.

@@ -70,6 +70,11 @@ const tokenCacheLimit = 1 << 16
 // authenticate finds the principal of r's token, through the token cache
 // when the server follows the change feed.
 func (s *Server) authenticate(r *http.Request) (Principal, error) {
+	if s.sessions != nil && r.Header.Get("Authorization") == "" && r.Header.Get("X-API-Key") == "" {
+		if p, ok, err := s.sessions.Principal(r); ok {
+			return s.sessionPrincipal(r, p, err)
+		}
+	}
 	if s.live == nil {
 		return s.lookupToken(r)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/rollout"
 )
 
 // DefaultMaxBodyBytes is the largest request body the API reads unless
@@ -61,6 +62,17 @@ type Config struct {
 	// regard to case. Empty means DefaultAlertSeverities (critical); an
 	// empty string among them makes New panic.
 	AlertSeverities []string
+	// Baselines and Sources serve the baseline routes (ramp baseline):
+	// recorded baselines, and the metric sources they are measured from,
+	// by plan source name. Nil Baselines takes Store if it keeps
+	// baselines, and leaves the routes out if not.
+	Baselines BaselineStore
+	Sources   map[string]rollout.Source
+	// Facts describe the server for GET /api/v1/server.
+	Facts Facts
+	// Sessions, if set, lets a console session cookie stand for an admin
+	// token on requests that carry no token (docs/console.md).
+	Sessions Sessions
 }
 
 // Server is the admin API. It is an http.Handler and is safe for
@@ -78,6 +90,12 @@ type Server struct {
 	tokens       tokenCache
 	heartbeat    time.Duration
 	metrics      prometheus.Gatherer
+	sessions     Sessions
+
+	baselines BaselineStore
+	sources   map[string]rollout.Source
+	facts     Facts
+	started   time.Time
 
 	mux *http.ServeMux
 	// patterns lists every registered route, for the OpenAPI coverage test.
@@ -108,6 +126,7 @@ func New(cfg Config) *Server {
 		rolloutStore: cfg.RolloutStore,
 		heartbeat:    cfg.Heartbeat,
 		metrics:      cfg.Metrics,
+		sessions:     cfg.Sessions,
 		mux:          http.NewServeMux(),
 	}
 	if s.heartbeat == 0 {
@@ -122,6 +141,17 @@ func New(cfg Config) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.baselines, s.sources, s.facts, s.started = cfg.Baselines, cfg.Sources, cfg.Facts, s.now()
+	if s.baselines == nil {
+		s.baselines, _ = cfg.Store.(BaselineStore) // a store that keeps baselines serves them
+	}
+	if s.facts.AlertSeverities == nil {
+		s.facts.AlertSeverities = cfg.AlertSeverities
+	}
+	s.serverInfoRoutes()
+	if s.baselines != nil {
+		s.baselineRoutes()
+	}
 	s.healthRoutes()
 	s.openapiRoutes()
 	s.environmentRoutes()
@@ -129,6 +159,7 @@ func New(cfg Config) *Server {
 	s.segmentRoutes()
 	s.tokenRoutes()
 	s.auditRoutes()
+	s.eventRoutes()
 	s.alertRoutes(cfg.AlertSeverities)
 	if s.rollouts != nil && s.rolloutStore != nil {
 		s.rolloutRoutes()
@@ -151,11 +182,14 @@ func New(cfg Config) *Server {
 // unknown paths and methods as problem documents.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &responseWriter{ResponseWriter: w}
+	// Shared, canonical values assigned directly: no allocation per
+	// request. A handler that changes one replaces the slice (Header.Set),
+	// never writes into it.
 	hdr := rw.Header()
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("Referrer-Policy", "no-referrer")
-	hdr.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	hdr["X-Content-Type-Options"] = hdrNosniff
+	hdr["Cache-Control"] = hdrNoStore
+	hdr["Referrer-Policy"] = hdrNoReferrer
+	hdr["Content-Security-Policy"] = hdrCSP
 
 	if h, pattern := s.mux.Handler(r); pattern == "" {
 		s.noRoute(rw, r, h)
@@ -163,6 +197,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mux.ServeHTTP(rw, r)
 }
+
+// The security headers of every answer.
+var (
+	hdrNosniff    = []string{"nosniff"}
+	hdrNoStore    = []string{"no-store"}
+	hdrNoReferrer = []string{"no-referrer"}
+	hdrCSP        = []string{"default-src 'none'; frame-ancestors 'none'"}
+)
 
 // noRoute answers a request no pattern matches: 404, or 405 with Allow when
 // the path exists with other methods. fallback is the mux's own plain-text

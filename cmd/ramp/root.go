@@ -96,9 +96,15 @@ stderr. Exit codes: 0 success, 1 failure, 2 usage error.`,
 		newVersionCmd(a),
 		newSimulateCmd(a),
 		newRolloutCmd(a),
+		newBaselineCmd(a),
+		newPreflightCmd(a),
+		newAlertsCmd(a),
+		newDashboardCmd(a),
 	)
 	root.AddCommand(newServeCmd(a))
+	root.AddCommand(newMigrateCmd(a))
 	root.AddCommand(newDemoCmd(a))
+	root.AddCommand(newReportCmd(a), newGuideCmd(a))
 	return root
 }
 
