@@ -98,12 +98,21 @@ func Decide(in DecideInput) Decision {
 		d.Reason = fmt.Sprintf("time in stage %v or minimum duration %v is negative: holding", in.InStage, in.MinDuration)
 	case in.InStage >= in.MinDuration:
 		d.Action = Promote
-		d.Reason = fmt.Sprintf("all %d guards pass after %v in stage (minimum %v)", len(in.Verdicts), in.InStage, in.MinDuration)
+		d.Reason = fmt.Sprintf("all %d guards pass after %v in stage (minimum %v)", len(in.Verdicts), readable(in.InStage), in.MinDuration)
 	default:
 		d.Action = Hold
-		d.Reason = fmt.Sprintf("all %d guards pass; %v of the stage's %v minimum left", len(in.Verdicts), in.MinDuration-in.InStage, in.MinDuration)
+		d.Reason = fmt.Sprintf("all %d guards pass; %v of the stage's %v minimum left", len(in.Verdicts), readable(in.MinDuration-in.InStage), in.MinDuration)
 	}
 	return d
+}
+
+// readable rounds a measured duration for a reason a person reads: to the
+// second from a minute up, to a tenth of a second below.
+func readable(d time.Duration) time.Duration {
+	if d >= time.Minute || d <= -time.Minute {
+		return d.Round(time.Second)
+	}
+	return d.Round(100 * time.Millisecond)
 }
 
 // describe lists verdicts as "name: summary; name: summary".

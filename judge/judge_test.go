@@ -264,3 +264,23 @@ func TestUnavailable(t *testing.T) {
 		t.Errorf("a source outage gives %s", d.Action)
 	}
 }
+
+// TestReasonsRoundDurations checks that a decision's reason shows the time
+// in stage as a person would write it, not to the nanosecond.
+func TestReasonsRoundDurations(t *testing.T) {
+	pass := judge.Verdict{Guard: "errors", Outcome: judge.Pass}
+	for _, c := range []struct {
+		inStage, min time.Duration
+		want         string
+	}{
+		{2997300349 * time.Nanosecond, 2 * time.Second, "all 1 guards pass after 3s in stage (minimum 2s)"},
+		{7218934512 * time.Nanosecond, 7 * time.Second, "all 1 guards pass after 7.2s in stage (minimum 7s)"},
+		{72*time.Hour + 1234567890, 72 * time.Hour, "all 1 guards pass after 72h0m1s in stage (minimum 72h0m0s)"},
+		{90*time.Minute + 1500*time.Millisecond, 72 * time.Hour, "all 1 guards pass; 70h29m59s of the stage's 72h0m0s minimum left"},
+	} {
+		d := judge.Decide(judge.DecideInput{Verdicts: []judge.Verdict{pass}, InStage: c.inStage, MinDuration: c.min})
+		if d.Reason != c.want {
+			t.Errorf("in stage %v: reason %q, want %q", c.inStage, d.Reason, c.want)
+		}
+	}
+}
