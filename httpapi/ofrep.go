@@ -81,6 +81,8 @@ type ofrep struct {
 	// config is the configuration document and configETag its ETag.
 	config     []byte
 	configETag string
+	// streams serves the refresh streams.
+	streams *streamer
 }
 
 // ofrepEntry is one evaluation result, encoded.
@@ -161,7 +163,7 @@ func readAll(r io.Reader, b []byte) ([]byte, error) {
 // ofrepRoutes registers the OFREP routes and, if reg is not nil, their
 // metrics: ramp_evaluations_total and ramp_ofrep_request_duration_seconds.
 func (s *Server) ofrepRoutes(reg prometheus.Registerer) {
-	o := &ofrep{s: s}
+	o := &ofrep{s: s, streams: newStreamer(s.heartbeat)}
 	o.config, o.configETag = ofrepConfiguration()
 	var durations *prometheus.HistogramVec
 	if reg != nil {
@@ -332,6 +334,10 @@ func (o *ofrep) readRequest(w http.ResponseWriter, r *http.Request, buf *ofrepBu
 	}
 	// Decoding into the pooled map spares making and growing one. The
 	// evaluation does not keep the context.
+	if tk, ok := scanContext(raw, buf.attrs); ok {
+		return eval.Context{TargetingKey: tk, Attributes: buf.attrs}, raw, nil
+	}
+	clear(buf.attrs)
 	req := &buf.req
 	req.Context = buf.attrs
 	if err := json.Unmarshal(raw, req); err != nil {
@@ -632,8 +638,8 @@ func (o *ofrep) events(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	defer sub.Close()
-	return o.s.streamEvents(w, r, sub, refetchEvent)
+	o.streams.serve(w, r, sub, refetchEvent)
+	return nil
 }
 
 // refetchEvent renders a hub event as OFREP's refetchEvaluation message.
@@ -691,4 +697,189 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// scanContext decodes the usual evaluation body, {"context":{...}} whose
+// members are strings, numbers, booleans or null, into attrs, returning
+// the targeting key apart; it is the hot path's decoder, allocating
+// little more than the strings. It reports false, leaving attrs in any
+// state, for anything else (another member, nesting, escapes, invalid
+// JSON, a targeting key that is not a string), which encoding/json then
+// decodes or rejects with its message; so the answer is the same either
+// way.
+func scanContext(b []byte, attrs map[string]any) (targetingKey string, ok bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return "", false
+	}
+	key, i, ok := scanPlainString(b, skipSpace(b, i+1))
+	if !ok || string(key) != "context" {
+		return "", false
+	}
+	i = skipSpace(b, i)
+	if i >= len(b) || b[i] != ':' {
+		return "", false
+	}
+	i = skipSpace(b, i+1)
+	if i >= len(b) || b[i] != '{' {
+		return "", false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		i++
+	} else {
+		for {
+			var name []byte
+			name, i, ok = scanPlainString(b, i)
+			if !ok {
+				return "", false
+			}
+			i = skipSpace(b, i)
+			if i >= len(b) || b[i] != ':' {
+				return "", false
+			}
+			i = skipSpace(b, i+1)
+			if i >= len(b) {
+				return "", false
+			}
+			isKey := string(name) == ramp.AttrTargetingKey
+			switch c := b[i]; {
+			case c == '"':
+				var s []byte
+				s, i, ok = scanPlainString(b, i)
+				if !ok {
+					return "", false
+				}
+				if isKey {
+					targetingKey = string(s)
+					delete(attrs, ramp.AttrTargetingKey)
+					break
+				}
+				attrs[string(name)] = string(s)
+			case isKey:
+				return "", false // the slow path says why
+			case c == 't' && hasLiteral(b, i, "true"):
+				attrs[string(name)] = true
+				i += 4
+			case c == 'f' && hasLiteral(b, i, "false"):
+				attrs[string(name)] = false
+				i += 5
+			case c == 'n' && hasLiteral(b, i, "null"):
+				attrs[string(name)] = nil
+				i += 4
+			case c == '-' || c >= '0' && c <= '9':
+				end := scanNumber(b, i)
+				if end < 0 {
+					return "", false
+				}
+				f, err := strconv.ParseFloat(string(b[i:end]), 64)
+				if err != nil {
+					return "", false
+				}
+				attrs[string(name)] = f
+				i = end
+			default:
+				return "", false
+			}
+			i = skipSpace(b, i)
+			if i >= len(b) {
+				return "", false
+			}
+			if b[i] == '}' {
+				i++
+				break
+			}
+			if b[i] != ',' {
+				return "", false
+			}
+			i = skipSpace(b, i+1)
+		}
+	}
+	i = skipSpace(b, i)
+	if i >= len(b) || b[i] != '}' {
+		return "", false
+	}
+	return targetingKey, skipSpace(b, i+1) == len(b)
+}
+
+// skipSpace returns the index of the first byte at or after i that is not
+// JSON whitespace.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// scanPlainString returns the contents of the JSON string at b[i] and the
+// index after it, if it has no escape, no control character and only
+// valid UTF-8.
+func scanPlainString(b []byte, i int) (s []byte, next int, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, 0, false
+	}
+	start := i + 1
+	ascii := true
+	for j := start; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			s = b[start:j]
+			if !ascii && !utf8.Valid(s) {
+				return nil, 0, false
+			}
+			return s, j + 1, true
+		case c == '\\' || c < 0x20:
+			return nil, 0, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return nil, 0, false
+}
+
+// hasLiteral reports whether b holds lit at i.
+func hasLiteral(b []byte, i int, lit string) bool {
+	return len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit
+}
+
+// scanNumber returns the index after the JSON number at b[i], or -1 if
+// there is none.
+func scanNumber(b []byte, i int) int {
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return -1
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return -1
+		}
+	}
+	return i
 }

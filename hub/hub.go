@@ -18,6 +18,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,6 +69,27 @@ type Event struct {
 	// Data is the event's JSON (docs/stream.md). It is shared: do not
 	// modify it.
 	Data []byte
+	// Frame is the whole event as one Server-Sent Events message, ending
+	// with its blank line: "id: <Seq>\nevent: <Type>\ndata: <Data>\n\n".
+	// It is formatted once per event and shared by every subscriber, and
+	// Data is a part of it: do not modify it.
+	Frame []byte
+}
+
+// newEvent returns the event with its frame formatted around data, and
+// Data a slice of Frame rather than a second copy kept.
+func newEvent(seq int64, typ string, data []byte) Event {
+	b := make([]byte, 0, len(data)+len(typ)+40)
+	b = append(b, "id: "...)
+	b = strconv.AppendInt(b, seq, 10)
+	b = append(b, "\nevent: "...)
+	b = append(b, typ...)
+	b = append(b, "\ndata: "...)
+	start := len(b)
+	b = append(b, data...)
+	end := len(b)
+	b = append(b, "\n\n"...)
+	return Event{Seq: seq, Type: typ, Data: b[start:end:end], Frame: b}
 }
 
 // Event types.
@@ -88,18 +110,22 @@ type State struct {
 	flags    map[string]*ramp.Flag // only this environment's state in each
 	segments map[string]*ramp.Segment
 
-	docOnce sync.Once
-	doc     []byte
+	snapOnce sync.Once
+	snap     Event
 }
 
 // Document returns the environment document of docs/stream.md as JSON,
 // encoded once per State and shared.
-func (s *State) Document() []byte {
-	s.docOnce.Do(func() {
+func (s *State) Document() []byte { return s.Snapshot().Data }
+
+// Snapshot returns the state as a snapshot event, encoded and framed once
+// per State and shared.
+func (s *State) Snapshot() Event {
+	s.snapOnce.Do(func() {
 		d := document{Environment: s.Environment, Seq: s.Seq, Flags: sortedValues(s.flags), Segments: sortedValues(s.segments)}
-		s.doc = mustJSON(d)
+		s.snap = newEvent(s.Seq, EventSnapshot, mustJSON(d))
 	})
-	return s.doc
+	return s.snap
 }
 
 // Flag returns the flag with the key, holding only this environment's
@@ -190,6 +216,7 @@ func New(cfg Config) *Hub {
 	}
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(h.metrics.subscribers, h.metrics.published, h.metrics.resyncs, h.metrics.applyTime)
+		cfg.Registerer.MustRegister(newPercentCollector(h))
 	}
 	empty := map[string]*State{}
 	h.states.Store(&empty)
@@ -444,7 +471,7 @@ func (h *Hub) apply(ctx context.Context, page []ramp.AuditEntry) error {
 		}
 		st.Eval = eval.SnapshotOf(env, compiled)
 		states[env] = st
-		events[env] = Event{Seq: seq, Type: EventChange, Data: mustJSON(envCh)}
+		events[env] = newEvent(seq, EventChange, mustJSON(envCh))
 	}
 	h.states.Store(&states)
 	h.seq.Store(seq)
@@ -502,7 +529,7 @@ func (h *Hub) Subscribe(env string, lastSeq int64) (*Subscription, error) {
 	if st == nil {
 		return nil, ramp.Errorf(ramp.ENOTFOUND, "environment %q does not exist", env)
 	}
-	sub := &Subscription{hub: h, env: env, events: make(chan Event, h.buffer), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	sub := &Subscription{hub: h, env: env, wake: make(chan struct{}, 1)}
 	switch r := h.recent[env]; {
 	case lastSeq > 0 && lastSeq == st.Seq:
 		// Up to date: nothing to send until the next change.
@@ -575,95 +602,151 @@ func (h *Hub) unsubscribe(sub *Subscription) {
 	}
 }
 
-// Subscription is one subscriber's queue of events. Next and Close may be
-// called from different goroutines; Next from one at a time.
+// Subscription is one subscriber's queue of events. A subscriber either
+// waits in Next, or registers a callback with OnReady and takes events
+// with Poll when called back, which needs no goroutine while it waits.
+// Next, Poll and Close may be called from different goroutines; Next and
+// Poll from one at a time.
 type Subscription struct {
-	hub    *Hub
-	env    string
-	events chan Event
-	wake   chan struct{}
-	done   chan struct{}
+	hub *Hub
+	env string
+	// wake holds a token when the queue, needSnapshot or ended changed
+	// since Next last looked.
+	wake chan struct{}
 
-	needSnapshot atomic.Bool
-	endOnce      sync.Once
-	endErr       error
-	closeOnce    sync.Once
+	mu sync.Mutex
+	// queue holds the pending events, at most hub.buffer; it is nil when
+	// empty, so that an idle subscription holds no buffer.
+	queue        []Event
+	needSnapshot bool
+	ended        error
+	ready        func()
+
+	closeOnce sync.Once
 }
 
 // offer queues ev without blocking; a full queue marks the subscriber for
 // a snapshot instead. h.mu is held.
 func (s *Subscription) offer(ev Event) {
-	if s.needSnapshot.Load() {
-		return // a snapshot is coming; it includes ev
-	}
-	select {
-	case s.events <- ev:
-	default:
+	s.mu.Lock()
+	switch {
+	case s.needSnapshot || s.ended != nil:
+		// A snapshot is coming, which includes ev; or nothing is.
+		s.mu.Unlock()
+		return
+	case len(s.queue) >= s.hub.buffer:
 		s.hub.metrics.resyncs.Inc()
-		s.resync()
+		s.queue = nil
+		s.needSnapshot = true
+	default:
+		s.queue = append(s.queue, ev)
 	}
+	s.signalUnlock()
 }
 
-// resync marks the subscriber for a fresh snapshot.
+// resync marks the subscriber for a fresh snapshot, dropping its pending
+// events.
 func (s *Subscription) resync() {
-	s.needSnapshot.Store(true)
+	s.mu.Lock()
+	s.queue = nil
+	s.needSnapshot = true
+	s.signalUnlock()
+}
+
+// end stops the subscription with err. h.mu is held.
+func (s *Subscription) end(err error) {
+	s.mu.Lock()
+	if s.ended == nil {
+		s.ended = fmt.Errorf("%w: %v", ErrEnded, err)
+	}
+	s.signalUnlock()
+}
+
+// signalUnlock unlocks s.mu, then tells the OnReady callback, or else a
+// waiting Next, that there is something new.
+func (s *Subscription) signalUnlock() {
+	f := s.ready
+	s.mu.Unlock()
+	if f != nil {
+		f()
+		return
+	}
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
 }
 
-// end stops the subscription with err. h.mu is held.
-func (s *Subscription) end(err error) {
-	s.endOnce.Do(func() {
-		s.endErr = err
-		close(s.done)
-	})
+// OnReady makes the subscription call f whenever it has something new for
+// Poll: an event, a snapshot to send, or its end. f is called at once if
+// something is already pending. f is called with the hub's lock held, so
+// it must return quickly and must not call the hub or the subscription;
+// it typically starts or wakes the goroutine that calls Poll. Calls may be
+// spurious, and several may be made before Poll runs. Once f is set, Next
+// is no longer woken: take events with Poll.
+func (s *Subscription) OnReady(f func()) {
+	s.mu.Lock()
+	s.ready = f
+	pending := len(s.queue) > 0 || s.needSnapshot || s.ended != nil
+	s.mu.Unlock()
+	if pending && f != nil {
+		f()
+	}
 }
 
 // ErrEnded wraps the reason a subscription ended on the hub's side.
 var ErrEnded = errors.New("subscription ended")
+
+// Poll returns the subscriber's next event without waiting: ok is false
+// when there is none. The error wraps ErrEnded once the hub has ended the
+// subscription (the server stops or the environment was deleted).
+func (s *Subscription) Poll() (ev Event, ok bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.ended != nil:
+		return Event{}, false, s.ended
+	case s.needSnapshot:
+		// Pending events were dropped when the snapshot was asked for;
+		// the current state includes them.
+		s.needSnapshot = false
+		st := s.hub.Env(s.env)
+		if st == nil {
+			s.ended = fmt.Errorf("%w: environment %q was deleted", ErrEnded, s.env)
+			return Event{}, false, s.ended
+		}
+		return st.Snapshot(), true, nil
+	case len(s.queue) > 0:
+		ev = s.queue[0]
+		if len(s.queue) == 1 {
+			s.queue = nil
+		} else {
+			s.queue[0] = Event{}
+			s.queue = s.queue[1:]
+		}
+		return ev, true, nil
+	}
+	return Event{}, false, nil
+}
 
 // Next returns the subscriber's next event, waiting until there is one,
 // ctx ends (ctx's error) or the hub ends the subscription (an error
 // wrapping ErrEnded: the server stops or the environment was deleted).
 func (s *Subscription) Next(ctx context.Context) (Event, error) {
 	for {
-		if s.needSnapshot.Load() {
-			return s.snapshot()
+		ev, ok, err := s.Poll()
+		if err != nil {
+			return Event{}, err
+		}
+		if ok {
+			return ev, nil
 		}
 		select {
-		case ev := <-s.events:
-			if s.needSnapshot.Load() {
-				return s.snapshot()
-			}
-			return ev, nil
 		case <-s.wake:
-		case <-s.done:
-			return Event{}, fmt.Errorf("%w: %v", ErrEnded, s.endErr)
 		case <-ctx.Done():
 			return Event{}, ctx.Err()
 		}
 	}
-}
-
-// snapshot drops pending events and returns the current state as a
-// snapshot event.
-func (s *Subscription) snapshot() (Event, error) {
-	s.needSnapshot.Store(false)
-	for {
-		select {
-		case <-s.events:
-			continue
-		default:
-		}
-		break
-	}
-	st := s.hub.Env(s.env)
-	if st == nil {
-		return Event{}, fmt.Errorf("%w: environment %q was deleted", ErrEnded, s.env)
-	}
-	return Event{Seq: st.Seq, Type: EventSnapshot, Data: st.Document()}, nil
 }
 
 // Close unsubscribes. It is safe to call more than once.

@@ -1,9 +1,11 @@
 package hub_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -350,5 +352,81 @@ func TestRunEndsSubscriptions(t *testing.T) {
 	}
 	if _, err := e.hub.Subscribe("production", 0); ramp.ErrorCode(err) != ramp.EUNAVAILABLE {
 		t.Fatalf("Subscribe after the hub stopped: %v", err)
+	}
+}
+
+// TestEventFrames checks that every event carries its SSE message,
+// formatted once, with Data inside it, and that a snapshot is framed once
+// per state.
+func TestEventFrames(t *testing.T) {
+	e := newEnv(t, hub.Config{})
+	e.createFlag("a")
+	e.waitFor("flag a", func() bool { return e.hub.Env("production").Eval.Flag("a") != nil })
+	sub, err := e.hub.Subscribe("production", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	snap := next(t, sub)
+	e.setOn("a", "production", true)
+	ch := next(t, sub)
+	for _, ev := range []hub.Event{snap, ch} {
+		want := fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, ev.Data)
+		if string(ev.Frame) != want {
+			t.Errorf("%s frame %q, want %q", ev.Type, ev.Frame, want)
+		}
+		if !json.Valid(ev.Data) || bytes.Contains(ev.Data, []byte("\n")) {
+			t.Errorf("%s data is not one line of JSON: %q", ev.Type, ev.Data)
+		}
+	}
+	st := e.hub.Env("production")
+	if a, b := st.Snapshot(), st.Snapshot(); &a.Frame[0] != &b.Frame[0] || !bytes.Equal(a.Data, st.Document()) {
+		t.Error("a state's snapshot is not encoded once and shared with Document")
+	}
+}
+
+// TestOnReadyPoll checks the callback interface: the callback fires for
+// what is pending at registration, for each change, and for the end; Poll
+// never waits.
+func TestOnReadyPoll(t *testing.T) {
+	e := newEnv(t, hub.Config{})
+	e.createFlag("a")
+	e.waitFor("flag a", func() bool { return e.hub.Env("production").Eval.Flag("a") != nil })
+	sub, err := e.hub.Subscribe("production", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	ready := make(chan struct{}, 1)
+	sub.OnReady(func() {
+		select {
+		case ready <- struct{}{}:
+		default:
+		}
+	})
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-ready:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no callback for %s", what)
+		}
+	}
+	wait("the pending snapshot")
+	if ev, ok, err := sub.Poll(); !ok || err != nil || ev.Type != hub.EventSnapshot {
+		t.Fatalf("Poll: %s %v %v, want the snapshot", ev.Type, ok, err)
+	}
+	if ev, ok, err := sub.Poll(); ok || err != nil {
+		t.Fatalf("Poll with nothing pending: %s %v %v", ev.Type, ok, err)
+	}
+	e.setOn("a", "production", true)
+	wait("a change")
+	if ev, ok, err := sub.Poll(); !ok || err != nil || ev.Type != hub.EventChange {
+		t.Fatalf("Poll: %s %v %v, want the change", ev.Type, ok, err)
+	}
+	e.stop()
+	wait("the end")
+	if _, _, err := sub.Poll(); !errors.Is(err, hub.ErrEnded) {
+		t.Fatalf("Poll after the hub stopped: %v, want ErrEnded", err)
 	}
 }
