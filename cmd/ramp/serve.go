@@ -115,6 +115,7 @@ $RAMP_DB or in $PGPASSWORD rather than on the command line.`,
 			} else {
 				fmt.Fprintf(a.stderr, "ramp: serving on %s (database %s, replica %s)\n", s.URL(), s.DBName(), s.ReplicaID())
 			}
+			fmt.Fprintf(a.stderr, "ramp: web console on %s/ (sign in with an admin token)\n", s.URL())
 			return s.Run(cmd.Context())
 		},
 	}
