@@ -256,6 +256,18 @@ func TestChangesApplied(t *testing.T) {
 	if c.Seq() != seq {
 		t.Errorf("Seq = %d, want %d", c.Seq(), seq)
 	}
+
+	// A flag the client has never seen, next to one it has.
+	seq = srv.SetFlags(sdktest.BoolFlag("fresh", env, 100), sdktest.BoolFlag("rollout", env, 0))
+	if ev := next(); !slices.Equal(ev.Keys, []string{"fresh", "rollout"}) || ev.Seq != seq {
+		t.Errorf("create event = %+v, want [fresh rollout] at %d", ev, seq)
+	}
+	if !c.Bool(ctx, "fresh", bob, false) || c.Bool(ctx, "rollout", bob, true) {
+		t.Error("the created flag or the one changed with it serves the wrong value")
+	}
+	if keys := c.Keys(); !slices.Equal(keys, []string{"fresh", "gated", "rollout"}) {
+		t.Errorf("Keys = %v", keys)
+	}
 }
 
 // TestReconnectSendsLastEventID ends the stream, changes flags while the

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"math/bits"
+	"slices"
 )
 
 // lookup is a read-only hash table from flag key to entry, built once per
@@ -12,15 +13,19 @@ import (
 type lookup struct {
 	seed  uint64
 	mask  uint64 // len(slots) - 1; len(slots) is a power of two
+	n     int    // keys held
 	slots []slot
+	// entries[i] is the entry of slots[i]. It is apart from the slots so
+	// that tables holding the same keys share the slots: replacing a
+	// flag copies only this array of pointers.
+	entries []*entry
 }
 
 // slot holds one key. For keys of at most 16 bytes, w0 and w1 are the
 // words get loads while hashing, so that it compares two integers instead
 // of calling the runtime's memory comparison.
 type slot struct {
-	e      *entry // nil: an empty slot
-	n      int
+	n      int // the key's length; -1: an empty slot
 	w0, w1 uint64
 	key    string
 }
@@ -32,16 +37,61 @@ func newLookup(flags map[string]*entry, seed uint64) *lookup {
 	for size < 2*len(flags) {
 		size <<= 1
 	}
-	t := &lookup{seed: seed, mask: uint64(size - 1), slots: make([]slot, size)}
+	t := &lookup{seed: seed, mask: uint64(size - 1), n: len(flags), slots: make([]slot, size), entries: make([]*entry, size)}
+	for i := range t.slots {
+		t.slots[i].n = -1
+	}
 	for k, e := range flags {
 		h, w0, w1 := keyHash(k, seed)
 		i := h & t.mask
-		for t.slots[i].e != nil {
+		for t.slots[i].n >= 0 {
 			i = (i + 1) & t.mask
 		}
-		t.slots[i] = slot{e: e, n: len(k), w0: w0, w1: w1, key: k}
+		t.slots[i] = slot{n: len(k), w0: w0, w1: w1, key: k}
+		t.entries[i] = e
 	}
 	return t
+}
+
+// replaced returns a copy of t in which each of set, whose keys t holds
+// already, replaces the entry of its key; t is unchanged. The copy shares
+// t's slots and hashes only the keys of set, where newLookup would hash
+// every key: a change to a few flags costs a copy of the entry pointers,
+// not a rebuild. It returns nil if t lacks one of the keys.
+func (t *lookup) replaced(set []*entry) *lookup {
+	next := *t
+	next.entries = slices.Clone(t.entries)
+	for _, e := range set {
+		i, ok := next.find(e.flag.Key)
+		if !ok {
+			return nil
+		}
+		next.entries[i] = e
+	}
+	return &next
+}
+
+// all yields the key and entry of every slot in use, in no order.
+func (t *lookup) all(yield func(string, *entry) bool) {
+	for i, e := range t.entries {
+		if e != nil && !yield(t.slots[i].key, e) {
+			return
+		}
+	}
+}
+
+// find returns the slot index of key, and false if t lacks it.
+func (t *lookup) find(key string) (uint64, bool) {
+	h, w0, w1 := keyHash(key, t.seed)
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		s := &t.slots[i]
+		if s.n < 0 {
+			return i, false
+		}
+		if s.n == len(key) && s.w0 == w0 && s.w1 == w1 && (len(key) <= 16 || s.key == key) {
+			return i, true
+		}
+	}
 }
 
 // get returns the entry of key, or nil.
@@ -49,11 +99,11 @@ func (t *lookup) get(key string) *entry {
 	h, w0, w1 := keyHash(key, t.seed)
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		s := &t.slots[i]
-		if s.e == nil {
+		if s.n < 0 {
 			return nil
 		}
 		if s.n == len(key) && s.w0 == w0 && s.w1 == w1 && (len(key) <= 16 || s.key == key) {
-			return s.e
+			return t.entries[i]
 		}
 	}
 }

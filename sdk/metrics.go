@@ -365,7 +365,7 @@ func (c *Client) Stats() []Stats {
 		if i > 0 && out[i].Flag == out[i-1].Flag {
 			continue
 		}
-		e := snap.flags[out[i].Flag]
+		e := snap.flag(out[i].Flag)
 		if e == nil {
 			continue
 		}
