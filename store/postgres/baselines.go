@@ -2,14 +2,13 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 )
 
 // SaveBaseline validates b and stores it as the baseline of its flag in
@@ -31,39 +30,30 @@ func (s *Store) SaveBaseline(ctx context.Context, c ramp.Change, b ramp.Baseline
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(sc.Environments, b.Environment) {
-			return ramp.Errorf(ramp.ENOTFOUND, "environment %q does not exist", b.Environment)
+		if err := storecore.EnvironmentExists(sc, b.Environment); err != nil {
+			return err
 		}
-		before := ""
-		prev, err := getBaseline(ctx, tx, b.Flag, b.Environment)
-		switch {
+		var prev *ramp.Baseline
+		switch p, err := getBaseline(ctx, tx, b.Flag, b.Environment); {
 		case err == nil:
-			if before, err = marshalJSON(prev); err != nil {
-				return err
-			}
+			prev = &p
 		case ramp.ErrorCode(err) != ramp.ENOTFOUND:
 			return err
 		}
-		n := b
-		n.RecordedBy, n.RecordedAt = c.Actor, now
-		figures, err := marshalJSON(n.Figures)
+		sb, err := storecore.SaveBaseline(c, b, prev, now)
 		if err != nil {
 			return err
 		}
+		n := sb.Baseline
 		_, err = tx.Exec(ctx,
 			`INSERT INTO baselines (flag, environment, source, figures, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)
 			 ON CONFLICT (flag, environment) DO UPDATE SET source = excluded.source, figures = excluded.figures,
 			 recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at`,
-			n.Flag, n.Environment, n.Source, figures, n.RecordedBy, now)
+			n.Flag, n.Environment, n.Source, sb.Figures, n.RecordedBy, now)
 		if err != nil {
 			return fmt.Errorf("store baseline: %w", err)
 		}
-		after, err := marshalJSON(n)
-		if err != nil {
-			return err
-		}
-		if err := insertAudit(ctx, tx, now, audit{Actor: c.Actor, Action: actionOr(c, ramp.ActionBaselineRecord), Kind: "baseline",
-			Key: n.Flag, Environment: n.Environment, Before: before, After: after}); err != nil {
+		if err := insertAudit(ctx, tx, now, sb.Audit); err != nil {
 			return err
 		}
 		out = n
@@ -93,13 +83,13 @@ func getBaseline(ctx context.Context, q querier, flag, env string) (ramp.Baselin
 	err := q.QueryRow(ctx, "SELECT flag, environment, source, figures, recorded_by, recorded_at FROM baselines WHERE flag = $1 AND environment = $2", flag, env).
 		Scan(&b.Flag, &b.Environment, &b.Source, &figures, &b.RecordedBy, &b.RecordedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return b, ramp.Errorf(ramp.ENOTFOUND, "flag %q has no baseline in %s; record one with: ramp baseline %s --env %s --record", flag, env, flag, env)
+		return b, storecore.BaselineNotFound(flag, env)
 	}
 	if err != nil {
 		return b, err
 	}
-	if err := json.Unmarshal(figures, &b.Figures); err != nil {
-		return b, fmt.Errorf("decode baseline figures: %w", err)
+	if err := storecore.DecodeBaselineFigures(&b, figures); err != nil {
+		return b, err
 	}
 	b.RecordedAt = b.RecordedAt.UTC()
 	return b, nil

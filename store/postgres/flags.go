@@ -2,15 +2,13 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 )
 
 // ListFlags returns every flag, sorted by key, in one query.
@@ -22,9 +20,8 @@ func (s *Store) ListFlags(ctx context.Context) ([]*ramp.Flag, error) {
 	return flags, nil
 }
 
-// listFlags reads every flag in one query. Decoding the JSON costs far more
-// than reading the rows, so batches of rows are decoded by a goroutine per
-// processor while the next rows are read.
+// listFlags reads every flag in one query, decoding rows in parallel while
+// the next rows are read.
 func listFlags(ctx context.Context, q querier) ([]*ramp.Flag, error) {
 	rows, err := q.Query(ctx, `SELECT key, version, data, created_at, updated_at FROM flags ORDER BY key COLLATE "C"`)
 	if err != nil {
@@ -32,63 +29,16 @@ func listFlags(ctx context.Context, q querier) ([]*ramp.Flag, error) {
 	}
 	defer rows.Close()
 
-	const batchSize = 128
-	type batch struct {
-		n    int
-		rows []flagRow
-	}
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		decoded [][]*ramp.Flag // by batch number
-		decErr  error
-		jobs    = make(chan batch, runtime.GOMAXPROCS(0))
-	)
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			for b := range jobs {
-				flags := make([]*ramp.Flag, len(b.rows))
-				var err error
-				for i, r := range b.rows {
-					if flags[i], err = r.decode(); err != nil {
-						break
-					}
-				}
-				mu.Lock()
-				decoded[b.n] = flags
-				if err != nil && decErr == nil {
-					decErr = err
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	send := func(b batch) {
-		mu.Lock()
-		decoded = append(decoded, nil)
-		mu.Unlock()
-		jobs <- b
-	}
-	total := 0
-	cur := batch{rows: make([]flagRow, 0, batchSize)}
+	dec := storecore.NewParallelDecoder(flagRow.decode)
 	for rows.Next() {
 		var r flagRow
 		if err = rows.Scan(&r.key, &r.version, &r.data, &r.created, &r.updated); err != nil {
 			break
 		}
-		cur.rows = append(cur.rows, r)
-		total++
-		if len(cur.rows) == batchSize {
-			send(cur)
-			cur = batch{n: cur.n + 1, rows: make([]flagRow, 0, batchSize)}
-		}
+		dec.Add(r)
 	}
-	if len(cur.rows) > 0 {
-		send(cur)
-	}
-	close(jobs)
-	wg.Wait()
 	rows.Close()
+	flags, decErr := dec.Finish()
 	if err == nil {
 		err = rows.Err()
 	}
@@ -97,10 +47,6 @@ func listFlags(ctx context.Context, q querier) ([]*ramp.Flag, error) {
 	}
 	if err != nil {
 		return nil, err
-	}
-	flags := make([]*ramp.Flag, 0, total)
-	for _, d := range decoded {
-		flags = append(flags, d...)
 	}
 	return flags, nil
 }
@@ -114,7 +60,7 @@ type flagRow struct {
 }
 
 func (r flagRow) decode() (*ramp.Flag, error) {
-	return decodeFlag(r.key, r.data, r.version, r.created, r.updated)
+	return storecore.DecodeFlag(r.key, r.data, r.version, r.created, r.updated)
 }
 
 // GetFlag returns the flag with the key, or an ENOTFOUND error.
@@ -172,17 +118,6 @@ func getFlagAndScope(ctx context.Context, tx pgx.Tx, key string) (*ramp.Flag, st
 	return f, string(r.data), sc, br.Close()
 }
 
-// decodeFlag decodes a flag row; the columns win over the JSON.
-func decodeFlag(key string, data []byte, version int64, created, updated time.Time) (*ramp.Flag, error) {
-	f := new(ramp.Flag)
-	if err := json.Unmarshal(data, f); err != nil {
-		return nil, fmt.Errorf("decode flag %q: %w", key, err)
-	}
-	f.CreatedAt, f.UpdatedAt = created.UTC(), updated.UTC()
-	f.Key, f.Version = key, version
-	return f, nil
-}
-
 // CreateFlag normalizes and validates f against the environments and
 // segments that exist, sets its salt if empty, version 1 and timestamps, and
 // stores it with its audit row. f itself is not changed. It fails with
@@ -193,27 +128,22 @@ func (s *Store) CreateFlag(ctx context.Context, c ramp.Change, f *ramp.Flag) (*r
 	}
 	var out *ramp.Flag
 	err := s.write(ctx, func(tx pgx.Tx, now time.Time) error {
-		nf := f.Clone()
 		var n int
-		if err := tx.QueryRow(ctx, "SELECT count(*) FROM flags WHERE key = $1", nf.Key).Scan(&n); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM flags WHERE key = $1", f.Key).Scan(&n); err != nil {
 			return fmt.Errorf("look up flag: %w", err)
 		}
 		if n > 0 {
-			return ramp.Errorf(ramp.ECONFLICT, "flag %q already exists", nf.Key)
+			return ramp.Errorf(ramp.ECONFLICT, "flag %q already exists", f.Key)
 		}
 		sc, err := scope(ctx, tx)
 		if err != nil {
 			return err
 		}
-		if nf.Salt == "" {
-			nf.Salt = ramp.NewSalt()
-		}
-		nf.Normalize(sc.Environments)
-		if err := nf.Validate(sc); err != nil {
+		nf, err := storecore.NewFlag(f, sc, now)
+		if err != nil {
 			return err
 		}
-		nf.Version, nf.CreatedAt, nf.UpdatedAt = 1, now, now
-		data, err := marshalJSON(nf)
+		data, err := storecore.MarshalJSON(nf)
 		if err != nil {
 			return err
 		}
@@ -222,14 +152,10 @@ func (s *Store) CreateFlag(ctx context.Context, c ramp.Change, f *ramp.Flag) (*r
 		if err != nil {
 			return fmt.Errorf("insert flag: %w", err)
 		}
-		err = insertAudit(ctx, tx, now, audit{
-			Actor: c.Actor, Action: actionOr(c, ramp.ActionFlagCreate), Kind: "flag", Key: nf.Key,
-			Environment: c.Environment, After: data,
-		})
-		if err != nil {
+		if err := insertAudit(ctx, tx, now, storecore.ChangeAudit(c, ramp.ActionFlagCreate, "flag", nf.Key, "", data)); err != nil {
 			return err
 		}
-		out, err = decodeFlag(nf.Key, []byte(data), nf.Version, now, now)
+		out, err = storecore.DecodeFlag(nf.Key, []byte(data), nf.Version, now, now)
 		return err
 	})
 	if err != nil {
@@ -255,35 +181,18 @@ func (s *Store) UpdateFlag(ctx context.Context, c ramp.Change, key string, fn fu
 		if err != nil {
 			return err
 		}
-		if err := staleVersion("flag", key, c.IfVersion, cur.Version); err != nil {
+		nf, err := storecore.UpdateFlag(c, cur, now, fn, func() (ramp.Scope, error) { return sc, nil })
+		if err != nil {
 			return err
 		}
-		nf := cur.Clone()
-		if err := fn(nf); err != nil {
-			return fnError{err}
-		}
-		if nf.Key != key {
-			return keyChanged("flag", key, nf.Key)
-		}
-		if nf.Salt == "" {
-			nf.Salt = cur.Salt
-		}
-		nf.Normalize(sc.Environments)
-		if err := nf.Validate(sc); err != nil {
-			return err
-		}
-		nf.Version, nf.CreatedAt, nf.UpdatedAt = cur.Version+1, cur.CreatedAt, now
-		data, err := marshalJSON(nf)
+		data, err := storecore.MarshalJSON(nf)
 		if err != nil {
 			return err
 		}
 		// The flag and its audit row in one round trip.
 		var b pgx.Batch
 		b.Queue(updateFlagSQL, nf.Version, data, now, key)
-		b.Queue(insertAuditSQL, audit{
-			Actor: c.Actor, Action: actionOr(c, ramp.ActionFlagUpdate), Kind: "flag", Key: key,
-			Environment: c.Environment, Before: before, After: data,
-		}.args(now)...)
+		b.Queue(insertAuditSQL, auditArgs(storecore.ChangeAudit(c, ramp.ActionFlagUpdate, "flag", key, before, data), now)...)
 		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 			return fmt.Errorf("update flag %q: %w", key, err)
 		}
@@ -293,7 +202,7 @@ func (s *Store) UpdateFlag(ctx context.Context, c ramp.Change, key string, fn fu
 				return err
 			}
 		}
-		out, err = decodeFlag(key, []byte(data), nf.Version, nf.CreatedAt, now)
+		out, err = storecore.DecodeFlag(key, []byte(data), nf.Version, nf.CreatedAt, now)
 		return err
 	})
 	if err != nil {
@@ -306,7 +215,7 @@ const updateFlagSQL = "UPDATE flags SET version = $1, data = $2, updated_at = $3
 
 // putFlag overwrites the stored flag with f and returns its JSON.
 func putFlag(ctx context.Context, tx pgx.Tx, f *ramp.Flag) (string, error) {
-	data, err := marshalJSON(f)
+	data, err := storecore.MarshalJSON(f)
 	if err != nil {
 		return "", err
 	}
@@ -324,7 +233,7 @@ func (s *Store) DeleteFlag(ctx context.Context, c ramp.Change, key string) error
 		if err != nil {
 			return err
 		}
-		if err := staleVersion("flag", key, c.IfVersion, cur.Version); err != nil {
+		if err := storecore.StaleVersion("flag", key, c.IfVersion, cur.Version); err != nil {
 			return err
 		}
 		if err := abortRollouts(ctx, tx, now, c.Actor, key, "", "the flag was deleted by "+c.Actor, cur, nil); err != nil {
@@ -333,10 +242,7 @@ func (s *Store) DeleteFlag(ctx context.Context, c ramp.Change, key string) error
 		if _, err := tx.Exec(ctx, "DELETE FROM flags WHERE key = $1", key); err != nil {
 			return fmt.Errorf("delete flag: %w", err)
 		}
-		return insertAudit(ctx, tx, now, audit{
-			Actor: c.Actor, Action: actionOr(c, ramp.ActionFlagDelete), Kind: "flag", Key: key,
-			Environment: c.Environment, Before: before,
-		})
+		return insertAudit(ctx, tx, now, storecore.ChangeAudit(c, ramp.ActionFlagDelete, "flag", key, before, ""))
 	})
 	return translate("delete flag", err)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/store/dump"
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 )
 
 // Export reads everything "ramp migrate" copies in one read-only
@@ -35,7 +36,7 @@ func (s *Store) Export(ctx context.Context) (*dump.Data, error) {
 			if err := row.Scan(&r.key, &r.version, &r.data, &r.created, &r.updated); err != nil {
 				return nil, err
 			}
-			return decodeSegment(r.key, r.data, r.version, r.created, r.updated)
+			return storecore.DecodeSegment(r.key, r.data, r.version, r.created, r.updated)
 		})
 	}
 	if err != nil {
@@ -44,7 +45,7 @@ func (s *Store) Export(ctx context.Context) (*dump.Data, error) {
 	if d.Flags, err = listFlags(ctx, tx); err != nil {
 		return nil, translate("export flags", err)
 	}
-	rows, err = tx.Query(ctx, "SELECT "+tokenColumns+", revoked_at FROM tokens ORDER BY created_at, id")
+	rows, err = tx.Query(ctx, "SELECT "+storecore.TokenColumns+", revoked_at FROM tokens ORDER BY created_at, id")
 	if err == nil {
 		d.Tokens, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (dump.Token, error) {
 			var t dump.Token
@@ -63,7 +64,7 @@ func (s *Store) Export(ctx context.Context) (*dump.Data, error) {
 	if err != nil {
 		return nil, translate("export tokens", err)
 	}
-	rows, err = tx.Query(ctx, "SELECT "+rolloutColumns+" FROM rollouts ORDER BY id")
+	rows, err = tx.Query(ctx, "SELECT "+storecore.RolloutColumns+" FROM rollouts ORDER BY id")
 	if err == nil {
 		d.Rollouts, err = pgx.CollectRows(rows, scanRollout)
 	}
@@ -151,7 +152,7 @@ func (s *Store) Import(ctx context.Context, d *dump.Data, o dump.Options) error 
 				e.Key, e.Name, e.Description, e.CreatedAt)
 		}
 		for _, seg := range d.Segments {
-			data, err := marshalJSON(seg)
+			data, err := storecore.MarshalJSON(seg)
 			if err != nil {
 				return err
 			}
@@ -159,7 +160,7 @@ func (s *Store) Import(ctx context.Context, d *dump.Data, o dump.Options) error 
 				seg.Key, seg.Version, data, seg.CreatedAt, seg.UpdatedAt)
 		}
 		for _, f := range d.Flags {
-			data, err := marshalJSON(f)
+			data, err := storecore.MarshalJSON(f)
 			if err != nil {
 				return err
 			}
@@ -185,7 +186,7 @@ func (s *Store) Import(ctx context.Context, d *dump.Data, o dump.Options) error 
 				a.ID, a.RolloutID, a.Time, a.Stage, a.Decision, a.Reason, nullRaw(a.Verdicts))
 		}
 		for _, bl := range d.Baselines {
-			figures, err := marshalJSON(bl.Figures)
+			figures, err := storecore.MarshalJSON(bl.Figures)
 			if err != nil {
 				return err
 			}

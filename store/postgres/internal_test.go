@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 )
 
 func TestTranslate(t *testing.T) {
@@ -18,7 +19,7 @@ func TestTranslate(t *testing.T) {
 		t.Errorf("translate(*ramp.Error) = %v, want it unchanged", got)
 	}
 	plain := fmt.Errorf("boom")
-	if got := translate("get flag", fnError{plain}); got != plain {
+	if got := translate("get flag", storecore.FnError{Err: plain}); got != plain {
 		t.Errorf("translate(fnError) = %v, want fn's error unchanged", got)
 	}
 	if got := translate("get flag", plain); ramp.ErrorCode(got) != ramp.EINTERNAL || ramp.ErrorMessage(got) != "internal error" {

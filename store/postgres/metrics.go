@@ -11,24 +11,16 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 )
 
-// bucketColumns are the columns of the cumulative latency buckets, in the
-// order of ramp.LatencyBounds: le_00 to le_64 (migration 0004).
-var bucketColumns = func() (cols [ramp.NumLatencyBuckets]string) {
-	for i := range cols {
-		cols[i] = fmt.Sprintf("le_%02d", i)
-	}
-	return cols
-}()
-
-// Statements over metric_counts, built once from bucketColumns.
+// Statements over metric_counts, built once from storecore.BucketColumns.
 var (
 	upsertCounts, sumCounts string
 )
 
 func init() {
-	cols := append([]string{"requests", "errors", "observed"}, bucketColumns[:]...)
+	cols := storecore.CountColumns()
 	adds := make([]string, len(cols))
 	sums := make([]string, len(cols))
 	params := make([]string, 4+len(cols))
@@ -57,8 +49,8 @@ func init() {
 // EUNAVAILABLE when the database cannot be written. Empty counts are a
 // no-op.
 func (s *Store) AddCounts(ctx context.Context, env string, at time.Time, counts []ramp.Counts) error {
-	if msg := ramp.CheckKey(env); msg != "" {
-		return &ramp.Error{Code: ramp.EINVALID, Message: "counts are invalid", Fields: []ramp.FieldError{{Field: "environment", Message: msg}}}
+	if err := storecore.CheckCountsEnvironment(env); err != nil {
+		return err
 	}
 	if err := ramp.ValidateCounts(counts); err != nil {
 		return err
@@ -79,18 +71,7 @@ func (s *Store) AddCounts(ctx context.Context, env string, at time.Time, counts 
 		second := at.Unix()
 		var b pgx.Batch
 		for _, c := range sorted {
-			args := make([]any, 0, 7+ramp.NumLatencyBuckets)
-			args = append(args, c.Flag, env, c.Variant, second, c.Requests, c.Errors)
-			if h := c.Latency; h != nil {
-				args = append(args, h.Count)
-				for _, n := range h.Counts {
-					args = append(args, n)
-				}
-			} else {
-				for range 1 + ramp.NumLatencyBuckets {
-					args = append(args, 0.0)
-				}
-			}
+			args := storecore.CountArgs(make([]any, 0, storecore.NumCountArgs), c, env, second)
 			b.Queue(upsertCounts, args...)
 		}
 		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
@@ -107,21 +88,15 @@ func (s *Store) AddCounts(ctx context.Context, env string, at time.Time, counts 
 // nil: it has the bounds of ramp.LatencyBounds, and its Count is the
 // number of timed requests. It fails with EINVALID when to is before from.
 func (s *Store) SumCounts(ctx context.Context, flag, env, variant string, from, to time.Time) (ramp.Counts, error) {
-	out := ramp.Counts{Flag: flag, Variant: variant, Latency: &ramp.Histogram{
-		Bounds: ramp.LatencyBounds(), Counts: make([]float64, ramp.NumLatencyBuckets),
-	}}
-	if to.Before(from) {
-		return out, ramp.Errorf(ramp.EINVALID, "the window ends (%s) before it starts (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))
-	}
-	dst := []any{&out.Requests, &out.Errors, &out.Latency.Count}
-	for i := range out.Latency.Counts {
-		dst = append(dst, &out.Latency.Counts[i])
+	out, dst := storecore.SumTarget(flag, variant)
+	if err := storecore.CheckWindow(from, to); err != nil {
+		return *out, err
 	}
 	err := s.pool.QueryRow(ctx, sumCounts, flag, env, variant, from.Unix(), to.Unix()).Scan(dst...)
 	if err != nil {
-		return out, translate("sum counts", err)
+		return *out, translate("sum counts", err)
 	}
-	return out, nil
+	return *out, nil
 }
 
 // pruneBatch is how many seconds of counts one pruning transaction

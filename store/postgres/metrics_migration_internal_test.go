@@ -31,10 +31,10 @@ func TestMigrateLatencyBuckets(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range ms[:3] {
-		if _, err := db.Exec(ctx, m.sql); err != nil {
-			t.Fatalf("apply %s: %v", m.name, err)
+		if _, err := db.Exec(ctx, m.SQL); err != nil {
+			t.Fatalf("apply %s: %v", m.Name, err)
 		}
-		if _, err := db.Exec(ctx, "INSERT INTO schema_migrations VALUES ($1, $2, now())", m.version, m.name); err != nil {
+		if _, err := db.Exec(ctx, "INSERT INTO schema_migrations VALUES ($1, $2, now())", m.Version, m.Name); err != nil {
 			t.Fatal(err)
 		}
 	}

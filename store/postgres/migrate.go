@@ -4,56 +4,18 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one file of migrations/, named NNNN_what.sql; the number is
-// its version. The versions match the SQLite store's, migration for
-// migration.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations reads the embedded migrations in order, and checks that
-// their versions run 1, 2, 3, ... without a gap.
-var loadMigrations = sync.OnceValues(func() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, fmt.Errorf("list migrations: %w", err)
-	}
-	var ms []migration
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v < 1 {
-			return nil, fmt.Errorf("migration %s: name is not NNNN_what.sql", base)
-		}
-		b, err := migrationFS.ReadFile(name)
-		if err != nil {
-			return nil, fmt.Errorf("read migration %s: %w", base, err)
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: version %d, want %d", m.name, m.version, i+1)
-		}
-	}
-	return ms, nil
+// loadMigrations reads the embedded migrations in order, checked once.
+var loadMigrations = sync.OnceValues(func() ([]storecore.Migration, error) {
+	return storecore.LoadMigrations(migrationFS)
 })
 
 // migrate applies the migrations the database lacks, each in its own
@@ -83,21 +45,21 @@ func (s *Store) migrate(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if current > len(ms) {
-				return fmt.Errorf("the database is at schema version %d, newer than this binary knows (%d): use a newer ramp", current, len(ms))
+			if err := storecore.CheckNotNewer(current, len(ms)); err != nil {
+				return err
 			}
 			if current == len(ms) {
 				done = true
 				return nil
 			}
 			m := ms[current]
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("apply migration %s: %w", m.name, err)
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("apply migration %s: %w", m.Name, err)
 			}
 			_, err = tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-				m.version, m.name, s.clock())
+				m.Version, m.Name, s.clock())
 			if err != nil {
-				return fmt.Errorf("record migration %s: %w", m.name, err)
+				return fmt.Errorf("record migration %s: %w", m.Name, err)
 			}
 			return nil
 		})

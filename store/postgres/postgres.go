@@ -21,13 +21,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +34,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 )
 
 // Channel is the notification channel that change transactions notify
@@ -340,13 +339,6 @@ func (s *Store) clock() time.Time {
 	return s.now().UTC().Truncate(time.Microsecond)
 }
 
-// fnError carries an error returned by a caller's update function, which is
-// returned to the caller as it is.
-type fnError struct{ err error }
-
-func (e fnError) Error() string { return e.err.Error() }
-func (e fnError) Unwrap() error { return e.err }
-
 // translate turns an error of the driver into a *ramp.Error whose message is
 // safe to show, with the driver's error, which may hold SQL, kept in Err.
 // Errors that are already domain errors pass unchanged.
@@ -354,18 +346,11 @@ func translate(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var fe fnError
-	if errors.As(err, &fe) {
-		return fe.err
-	}
-	var re *ramp.Error
-	if errors.As(err, &re) {
-		return err
+	if de := storecore.AsDomain(err); de != nil {
+		return de
 	}
 	wrapped := fmt.Errorf("%s: %w", op, err)
-	unavailable := func(msg string) error {
-		return &ramp.Error{Code: ramp.EUNAVAILABLE, Message: msg, Err: wrapped}
-	}
+	unavailable := func(msg string) error { return storecore.Unavailable(msg, wrapped) }
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		class := pe.Code[:2]
@@ -406,36 +391,16 @@ func translate(op string, err error) error {
 	return wrapped
 }
 
-// marshalJSON encodes v for a data, before or after column.
-func marshalJSON(v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", fmt.Errorf("encode json: %w", err)
-	}
-	return string(b), nil
-}
-
-// audit is one row of the audit table. Before and After are JSON, or empty
-// for none.
-type audit struct {
-	Actor       string
-	Action      string
-	Kind        string
-	Key         string
-	Environment string
-	Before      string
-	After       string
-}
-
 const insertAuditSQL = `INSERT INTO audit (time, actor, action, kind, key, environment, before, after)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 
-func (a audit) args(now time.Time) []any {
+// auditArgs returns the arguments of insertAuditSQL for a, written at now.
+func auditArgs(a storecore.Audit, now time.Time) []any {
 	return []any{now, a.Actor, a.Action, a.Kind, a.Key, a.Environment, nullString(a.Before), nullString(a.After)}
 }
 
-func insertAudit(ctx context.Context, tx pgx.Tx, now time.Time, a audit) error {
-	if _, err := tx.Exec(ctx, insertAuditSQL, a.args(now)...); err != nil {
+func insertAudit(ctx context.Context, tx pgx.Tx, now time.Time, a storecore.Audit) error {
+	if _, err := tx.Exec(ctx, insertAuditSQL, auditArgs(a, now)...); err != nil {
 		return fmt.Errorf("insert audit: %w", err)
 	}
 	return nil
@@ -447,39 +412,6 @@ func nullString(s string) *string {
 		return nil
 	}
 	return &s
-}
-
-// actionOr returns the change's action, or def if it names none.
-func actionOr(c ramp.Change, def string) string {
-	if c.Action != "" {
-		return c.Action
-	}
-	return def
-}
-
-// staleVersion returns the ECONFLICT error of a write whose IfVersion is not
-// the stored version, or nil.
-func staleVersion(kind, key string, ifVersion, stored int64) error {
-	if ifVersion == 0 || ifVersion == stored {
-		return nil
-	}
-	return &ramp.Error{
-		Code:    ramp.ECONFLICT,
-		Message: fmt.Sprintf("%s %q was changed by someone else: version is %d, not %d", kind, key, stored, ifVersion),
-		Version: stored,
-	}
-}
-
-// keyChanged returns the EINVALID error of an update that renamed the thing.
-func keyChanged(kind, key, got string) error {
-	return &ramp.Error{
-		Code:    ramp.EINVALID,
-		Message: fmt.Sprintf("%s %q is invalid", kind, key),
-		Fields: []ramp.FieldError{{
-			Field:   "key",
-			Message: fmt.Sprintf("cannot change the key from %q to %q; create a new %s and delete this one instead", key, got, kind),
-		}},
-	}
 }
 
 // keys returns the values of the first column of a query.
@@ -523,21 +455,4 @@ func readScope(rows pgx.Rows) (ramp.Scope, error) {
 		return ramp.Scope{}, fmt.Errorf("list environments and segments: %w", err)
 	}
 	return sc, nil
-}
-
-// quoteList quotes up to ten names and says how many more there are.
-func quoteList(names []string) string {
-	const most = 10
-	q := make([]string, 0, min(len(names), most))
-	for i, n := range names {
-		if i == most {
-			break
-		}
-		q = append(q, strconv.Quote(n))
-	}
-	s := strings.Join(q, ", ")
-	if len(names) > most {
-		s += fmt.Sprintf(" and %d more", len(names)-most)
-	}
-	return s
 }

@@ -2,14 +2,13 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 )
 
 // ListSegments returns every segment, sorted by key.
@@ -23,7 +22,7 @@ func (s *Store) ListSegments(ctx context.Context) ([]*ramp.Segment, error) {
 		if err := row.Scan(&r.key, &r.version, &r.data, &r.created, &r.updated); err != nil {
 			return nil, err
 		}
-		return decodeSegment(r.key, r.data, r.version, r.created, r.updated)
+		return storecore.DecodeSegment(r.key, r.data, r.version, r.created, r.updated)
 	})
 	if err != nil {
 		return nil, translate("list segments", err)
@@ -53,32 +52,8 @@ func getSegment(ctx context.Context, q querier, key string) (*ramp.Segment, stri
 	if err != nil {
 		return nil, "", err
 	}
-	seg, err := decodeSegment(r.key, r.data, r.version, r.created, r.updated)
+	seg, err := storecore.DecodeSegment(r.key, r.data, r.version, r.created, r.updated)
 	return seg, string(r.data), err
-}
-
-func decodeSegment(key string, data []byte, version int64, created, updated time.Time) (*ramp.Segment, error) {
-	seg := new(ramp.Segment)
-	if err := json.Unmarshal(data, seg); err != nil {
-		return nil, fmt.Errorf("decode segment %q: %w", key, err)
-	}
-	seg.CreatedAt, seg.UpdatedAt = created.UTC(), updated.UTC()
-	seg.Key, seg.Version = key, version
-	return seg, nil
-}
-
-// cloneSegment returns a deep copy of seg.
-func cloneSegment(seg *ramp.Segment) (*ramp.Segment, error) {
-	b, err := json.Marshal(seg)
-	if err != nil {
-		return nil, fmt.Errorf("clone segment: %w", err)
-	}
-	c := new(ramp.Segment)
-	if err := json.Unmarshal(b, c); err != nil {
-		return nil, fmt.Errorf("clone segment: %w", err)
-	}
-	c.Version, c.CreatedAt, c.UpdatedAt = seg.Version, seg.CreatedAt, seg.UpdatedAt
-	return c, nil
 }
 
 // CreateSegment validates seg and stores it with version 1, timestamps and
@@ -90,22 +65,18 @@ func (s *Store) CreateSegment(ctx context.Context, c ramp.Change, seg *ramp.Segm
 	}
 	var out *ramp.Segment
 	err := s.write(ctx, func(tx pgx.Tx, now time.Time) error {
-		ns, err := cloneSegment(seg)
-		if err != nil {
-			return err
-		}
 		var n int
-		if err := tx.QueryRow(ctx, "SELECT count(*) FROM segments WHERE key = $1", ns.Key).Scan(&n); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM segments WHERE key = $1", seg.Key).Scan(&n); err != nil {
 			return fmt.Errorf("look up segment: %w", err)
 		}
 		if n > 0 {
-			return ramp.Errorf(ramp.ECONFLICT, "segment %q already exists", ns.Key)
+			return ramp.Errorf(ramp.ECONFLICT, "segment %q already exists", seg.Key)
 		}
-		if err := ns.Validate(); err != nil {
+		ns, err := storecore.NewSegment(seg, now)
+		if err != nil {
 			return err
 		}
-		ns.Version, ns.CreatedAt, ns.UpdatedAt = 1, now, now
-		data, err := marshalJSON(ns)
+		data, err := storecore.MarshalJSON(ns)
 		if err != nil {
 			return err
 		}
@@ -114,14 +85,10 @@ func (s *Store) CreateSegment(ctx context.Context, c ramp.Change, seg *ramp.Segm
 		if err != nil {
 			return fmt.Errorf("insert segment: %w", err)
 		}
-		err = insertAudit(ctx, tx, now, audit{
-			Actor: c.Actor, Action: actionOr(c, ramp.ActionSegmentCreate), Kind: "segment", Key: ns.Key,
-			Environment: c.Environment, After: data,
-		})
-		if err != nil {
+		if err := insertAudit(ctx, tx, now, storecore.ChangeAudit(c, ramp.ActionSegmentCreate, "segment", ns.Key, "", data)); err != nil {
 			return err
 		}
-		out, err = decodeSegment(ns.Key, []byte(data), ns.Version, now, now)
+		out, err = storecore.DecodeSegment(ns.Key, []byte(data), ns.Version, now, now)
 		return err
 	})
 	if err != nil {
@@ -145,24 +112,11 @@ func (s *Store) UpdateSegment(ctx context.Context, c ramp.Change, key string, fn
 		if err != nil {
 			return err
 		}
-		if err := staleVersion("segment", key, c.IfVersion, cur.Version); err != nil {
-			return err
-		}
-		ns, err := cloneSegment(cur)
+		ns, err := storecore.UpdateSegment(c, cur, now, fn)
 		if err != nil {
 			return err
 		}
-		if err := fn(ns); err != nil {
-			return fnError{err}
-		}
-		if ns.Key != key {
-			return keyChanged("segment", key, ns.Key)
-		}
-		if err := ns.Validate(); err != nil {
-			return err
-		}
-		ns.Version, ns.CreatedAt, ns.UpdatedAt = cur.Version+1, cur.CreatedAt, now
-		data, err := marshalJSON(ns)
+		data, err := storecore.MarshalJSON(ns)
 		if err != nil {
 			return err
 		}
@@ -171,14 +125,10 @@ func (s *Store) UpdateSegment(ctx context.Context, c ramp.Change, key string, fn
 		if err != nil {
 			return fmt.Errorf("update segment: %w", err)
 		}
-		err = insertAudit(ctx, tx, now, audit{
-			Actor: c.Actor, Action: actionOr(c, ramp.ActionSegmentUpdate), Kind: "segment", Key: key,
-			Environment: c.Environment, Before: before, After: data,
-		})
-		if err != nil {
+		if err := insertAudit(ctx, tx, now, storecore.ChangeAudit(c, ramp.ActionSegmentUpdate, "segment", key, before, data)); err != nil {
 			return err
 		}
-		out, err = decodeSegment(key, []byte(data), ns.Version, ns.CreatedAt, now)
+		out, err = storecore.DecodeSegment(key, []byte(data), ns.Version, ns.CreatedAt, now)
 		return err
 	})
 	if err != nil {
@@ -196,28 +146,20 @@ func (s *Store) DeleteSegment(ctx context.Context, c ramp.Change, key string) er
 		if err != nil {
 			return err
 		}
-		if err := staleVersion("segment", key, c.IfVersion, cur.Version); err != nil {
+		if err := storecore.StaleVersion("segment", key, c.IfVersion, cur.Version); err != nil {
 			return err
 		}
 		users, err := flagsUsingSegment(ctx, tx, key)
 		if err != nil {
 			return err
 		}
-		if len(users) > 0 {
-			noun := "flag"
-			if len(users) > 1 {
-				noun = "flags"
-			}
-			return ramp.Errorf(ramp.ECONFLICT, "segment %q is used by %s %s; remove it from their rules first",
-				key, noun, quoteList(users))
+		if err := storecore.SegmentInUse(key, users); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM segments WHERE key = $1", key); err != nil {
 			return fmt.Errorf("delete segment: %w", err)
 		}
-		return insertAudit(ctx, tx, now, audit{
-			Actor: c.Actor, Action: actionOr(c, ramp.ActionSegmentDelete), Kind: "segment", Key: key,
-			Environment: c.Environment, Before: before,
-		})
+		return insertAudit(ctx, tx, now, storecore.ChangeAudit(c, ramp.ActionSegmentDelete, "segment", key, before, ""))
 	})
 	return translate("delete segment", err)
 }
@@ -242,11 +184,5 @@ func flagsUsingSegment(ctx context.Context, q querier, key string) ([]string, er
 	if err != nil {
 		return nil, err
 	}
-	var users []string
-	for _, f := range flags {
-		if slices.Contains(f.SegmentRefs(), key) {
-			users = append(users, f.Key)
-		}
-	}
-	return users, nil
+	return storecore.FlagsUsingSegment(flags, key), nil
 }

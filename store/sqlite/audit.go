@@ -5,15 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"strings"
-	"time"
 
 	"github.com/ramp-flags/ramp"
-)
-
-// Audit listing limits.
-const (
-	defaultAuditLimit = 100
-	maxAuditLimit     = 1000
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 )
 
 // ListAudit returns the audit entries that match f, newest first: at most
@@ -46,21 +40,15 @@ func (s *Store) ListAudit(ctx context.Context, f ramp.AuditFilter) ([]ramp.Audit
 	// Stored times are whole microseconds, so a bound with a finer part is
 	// rounded up without changing which entries it selects.
 	if !f.Since.IsZero() {
-		add("time >= ?", formatTime(ceilMicro(f.Since)))
+		add("time >= ?", formatTime(storecore.CeilMicro(f.Since)))
 	}
 	if !f.Until.IsZero() {
-		add("time < ?", formatTime(ceilMicro(f.Until)))
+		add("time < ?", formatTime(storecore.CeilMicro(f.Until)))
 	}
 	if f.Before > 0 {
 		add("id < ?", f.Before)
 	}
-	limit := f.Limit
-	switch {
-	case limit <= 0:
-		limit = defaultAuditLimit
-	case limit > maxAuditLimit:
-		limit = maxAuditLimit
-	}
+	limit := storecore.AuditLimit(f.Limit)
 	query := "SELECT id, time, actor, action, kind, key, environment, before, after FROM audit"
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
@@ -100,22 +88,13 @@ func (s *Store) ListAudit(ctx context.Context, f ramp.AuditFilter) ([]ramp.Audit
 	return entries, nil
 }
 
-// ceilMicro rounds t up to a whole microsecond.
-func ceilMicro(t time.Time) time.Time {
-	c := t.Truncate(time.Microsecond)
-	if c.Before(t) {
-		c = c.Add(time.Microsecond)
-	}
-	return c
-}
-
 // Changes returns up to limit audit entries with an ID above after, oldest
 // first, without their before and after states: the change feed. Audit IDs
 // grow with every committed change, so a reader that remembers the last ID
 // it saw misses nothing.
 func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]ramp.AuditEntry, error) {
-	if limit <= 0 || limit > maxAuditLimit {
-		limit = maxAuditLimit
+	if limit <= 0 || limit > storecore.MaxAuditLimit {
+		limit = storecore.MaxAuditLimit
 	}
 	rows, err := s.r.QueryContext(ctx,
 		"SELECT id, time, actor, action, kind, key, environment FROM audit WHERE id > ? ORDER BY id LIMIT ?", after, limit)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 )
 
 // ListEnvironments returns every environment, sorted by key.
@@ -40,18 +41,8 @@ func (s *Store) ListEnvironments(ctx context.Context) ([]ramp.Environment, error
 // writes one audit row, all in one transaction. It fails with ECONFLICT if
 // the key is taken and EINVALID if e is invalid.
 func (s *Store) CreateEnvironment(ctx context.Context, c ramp.Change, e ramp.Environment) (ramp.Environment, error) {
-	if err := e.Validate(); err != nil {
+	if err := storecore.CheckEnvironment(e); err != nil {
 		return ramp.Environment{}, err
-	}
-	var fields []ramp.FieldError
-	if len(e.Name) > 200 {
-		fields = append(fields, ramp.FieldError{Field: "name", Message: fmt.Sprintf("is %d characters long; the limit is 200", len(e.Name))})
-	}
-	if len(e.Description) > 2000 {
-		fields = append(fields, ramp.FieldError{Field: "description", Message: fmt.Sprintf("is %d characters long; the limit is 2000", len(e.Description))})
-	}
-	if len(fields) > 0 {
-		return ramp.Environment{}, &ramp.Error{Code: ramp.EINVALID, Message: fmt.Sprintf("environment %q is invalid", e.Key), Fields: fields}
 	}
 	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
 		var n int
@@ -71,24 +62,14 @@ func (s *Store) CreateEnvironment(ctx context.Context, c ramp.Change, e ramp.Env
 		if err != nil {
 			return fmt.Errorf("list environments: %w", err)
 		}
-		err = rewriteFlags(ctx, tx, now, func(f *ramp.Flag) bool {
-			if f.Environments[e.Key] != nil {
-				return false
-			}
-			f.Normalize(envs)
-			return true
-		})
+		if err := rewriteFlags(ctx, tx, now, storecore.AddEnvironment(e.Key, envs)); err != nil {
+			return err
+		}
+		a, err := storecore.CreationAudit(c, ramp.ActionEnvironmentCreate, "environment", e.Key, e.Key, e)
 		if err != nil {
 			return err
 		}
-		after, err := marshalJSON(e)
-		if err != nil {
-			return err
-		}
-		return insertAudit(ctx, tx, now, audit{
-			Actor: c.Actor, Action: actionOr(c, ramp.ActionEnvironmentCreate), Kind: "environment", Key: e.Key,
-			Environment: e.Key, After: after,
-		})
+		return insertAudit(ctx, tx, now, a)
 	})
 	if err != nil {
 		return ramp.Environment{}, translate("create environment", err)
@@ -121,17 +102,10 @@ func (s *Store) DeleteEnvironment(ctx context.Context, c ramp.Change, key string
 		if err != nil {
 			return fmt.Errorf("list tokens: %w", err)
 		}
-		if len(tokens) > 0 {
-			return ramp.Errorf(ramp.ECONFLICT, "environment %q has SDK tokens %s; revoke its tokens first", key, quoteList(tokens))
+		if err := storecore.EnvironmentHasTokens(key, tokens); err != nil {
+			return err
 		}
-		err = rewriteFlags(ctx, tx, now, func(f *ramp.Flag) bool {
-			if _, ok := f.Environments[key]; !ok {
-				return false
-			}
-			delete(f.Environments, key)
-			return true
-		})
-		if err != nil {
+		if err := rewriteFlags(ctx, tx, now, storecore.RemoveEnvironment(key)); err != nil {
 			return err
 		}
 		flags, err := keys(ctx, tx, "SELECT DISTINCT flag FROM rollouts WHERE environment = ? AND status IN ('pending', 'running', 'paused')", key)
@@ -146,14 +120,11 @@ func (s *Store) DeleteEnvironment(ctx context.Context, c ramp.Change, key string
 		if _, err := tx.ExecContext(ctx, "DELETE FROM environments WHERE key = ?", key); err != nil {
 			return fmt.Errorf("delete environment: %w", err)
 		}
-		before, err := marshalJSON(e)
+		a, err := storecore.RemovalAudit(c, ramp.ActionEnvironmentDelete, "environment", key, key, e)
 		if err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, now, audit{
-			Actor: c.Actor, Action: actionOr(c, ramp.ActionEnvironmentDelete), Kind: "environment", Key: key,
-			Environment: key, Before: before,
-		})
+		return insertAudit(ctx, tx, now, a)
 	})
 	return translate("delete environment", err)
 }
@@ -176,7 +147,7 @@ func rewriteFlags(ctx context.Context, tx *sql.Tx, now time.Time, change func(*r
 		}
 		f.Version++
 		f.UpdatedAt = now
-		data, err := marshalJSON(f)
+		data, err := storecore.MarshalJSON(f)
 		if err != nil {
 			return err
 		}

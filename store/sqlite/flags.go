@@ -3,14 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
 	"time"
 
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 )
 
 // ListFlags returns every flag, sorted by key, in one query.
@@ -22,9 +20,8 @@ func (s *Store) ListFlags(ctx context.Context) ([]*ramp.Flag, error) {
 	return flags, nil
 }
 
-// listFlags reads every flag in one query. Decoding the JSON costs far more
-// than reading the rows, so batches of rows are decoded by a goroutine per
-// processor while the next rows are read.
+// listFlags reads every flag in one query, decoding rows in parallel while
+// the next rows are read.
 func listFlags(ctx context.Context, q querier) ([]*ramp.Flag, error) {
 	rows, err := q.QueryContext(ctx, "SELECT key, version, data, created_at, updated_at FROM flags ORDER BY key")
 	if err != nil {
@@ -32,62 +29,15 @@ func listFlags(ctx context.Context, q querier) ([]*ramp.Flag, error) {
 	}
 	defer rows.Close()
 
-	const batchSize = 128
-	type batch struct {
-		n    int
-		rows []flagRow
-	}
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		decoded [][]*ramp.Flag // by batch number
-		decErr  error
-		jobs    = make(chan batch, runtime.GOMAXPROCS(0))
-	)
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			for b := range jobs {
-				flags := make([]*ramp.Flag, len(b.rows))
-				var err error
-				for i, r := range b.rows {
-					if flags[i], err = r.decode(); err != nil {
-						break
-					}
-				}
-				mu.Lock()
-				decoded[b.n] = flags
-				if err != nil && decErr == nil {
-					decErr = err
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	send := func(b batch) {
-		mu.Lock()
-		decoded = append(decoded, nil)
-		mu.Unlock()
-		jobs <- b
-	}
-	total := 0
-	cur := batch{rows: make([]flagRow, 0, batchSize)}
+	dec := storecore.NewParallelDecoder(flagRow.decode)
 	for rows.Next() {
 		var r flagRow
 		if err = rows.Scan(&r.key, &r.version, &r.data, &r.created, &r.updated); err != nil {
 			break
 		}
-		cur.rows = append(cur.rows, r)
-		total++
-		if len(cur.rows) == batchSize {
-			send(cur)
-			cur = batch{n: cur.n + 1, rows: make([]flagRow, 0, batchSize)}
-		}
+		dec.Add(r)
 	}
-	if len(cur.rows) > 0 {
-		send(cur)
-	}
-	close(jobs)
-	wg.Wait()
+	flags, decErr := dec.Finish()
 	if err == nil {
 		err = rows.Err()
 	}
@@ -96,10 +46,6 @@ func listFlags(ctx context.Context, q querier) ([]*ramp.Flag, error) {
 	}
 	if err != nil {
 		return nil, err
-	}
-	flags := make([]*ramp.Flag, 0, total)
-	for _, d := range decoded {
-		flags = append(flags, d...)
 	}
 	return flags, nil
 }
@@ -157,19 +103,15 @@ func scanFlag(rows *sql.Rows) (*ramp.Flag, error) {
 
 // decodeFlag decodes a flag row; the columns win over the JSON.
 func decodeFlag(key string, data []byte, version int64, created, updated string) (*ramp.Flag, error) {
-	f := new(ramp.Flag)
-	if err := json.Unmarshal(data, f); err != nil {
+	c, err := parseTime(created)
+	if err != nil {
 		return nil, fmt.Errorf("decode flag %q: %w", key, err)
 	}
-	var err error
-	if f.CreatedAt, err = parseTime(created); err != nil {
+	u, err := parseTime(updated)
+	if err != nil {
 		return nil, fmt.Errorf("decode flag %q: %w", key, err)
 	}
-	if f.UpdatedAt, err = parseTime(updated); err != nil {
-		return nil, fmt.Errorf("decode flag %q: %w", key, err)
-	}
-	f.Key, f.Version = key, version
-	return f, nil
+	return storecore.DecodeFlag(key, data, version, c, u)
 }
 
 // CreateFlag normalizes and validates f against the environments and
@@ -182,27 +124,22 @@ func (s *Store) CreateFlag(ctx context.Context, c ramp.Change, f *ramp.Flag) (*r
 	}
 	var out *ramp.Flag
 	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
-		nf := f.Clone()
 		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM flags WHERE key = ?", nf.Key).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM flags WHERE key = ?", f.Key).Scan(&n); err != nil {
 			return fmt.Errorf("look up flag: %w", err)
 		}
 		if n > 0 {
-			return ramp.Errorf(ramp.ECONFLICT, "flag %q already exists", nf.Key)
+			return ramp.Errorf(ramp.ECONFLICT, "flag %q already exists", f.Key)
 		}
 		sc, err := scope(ctx, tx)
 		if err != nil {
 			return err
 		}
-		if nf.Salt == "" {
-			nf.Salt = ramp.NewSalt()
-		}
-		nf.Normalize(sc.Environments)
-		if err := nf.Validate(sc); err != nil {
+		nf, err := storecore.NewFlag(f, sc, now)
+		if err != nil {
 			return err
 		}
-		nf.Version, nf.CreatedAt, nf.UpdatedAt = 1, now, now
-		data, err := marshalJSON(nf)
+		data, err := storecore.MarshalJSON(nf)
 		if err != nil {
 			return err
 		}
@@ -211,11 +148,7 @@ func (s *Store) CreateFlag(ctx context.Context, c ramp.Change, f *ramp.Flag) (*r
 		if err != nil {
 			return fmt.Errorf("insert flag: %w", err)
 		}
-		err = insertAudit(ctx, tx, now, audit{
-			Actor: c.Actor, Action: actionOr(c, ramp.ActionFlagCreate), Kind: "flag", Key: nf.Key,
-			Environment: c.Environment, After: data,
-		})
-		if err != nil {
+		if err := insertAudit(ctx, tx, now, storecore.ChangeAudit(c, ramp.ActionFlagCreate, "flag", nf.Key, "", data)); err != nil {
 			return err
 		}
 		out, err = decodeFlag(nf.Key, []byte(data), nf.Version, formatTime(now), formatTime(now))
@@ -243,37 +176,15 @@ func (s *Store) UpdateFlag(ctx context.Context, c ramp.Change, key string, fn fu
 		if err != nil {
 			return err
 		}
-		if err := staleVersion("flag", key, c.IfVersion, cur.Version); err != nil {
-			return err
-		}
-		nf := cur.Clone()
-		if err := fn(nf); err != nil {
-			return fnError{err}
-		}
-		if nf.Key != key {
-			return keyChanged("flag", key, nf.Key)
-		}
-		if nf.Salt == "" {
-			nf.Salt = cur.Salt
-		}
-		sc, err := scope(ctx, tx)
+		nf, err := storecore.UpdateFlag(c, cur, now, fn, func() (ramp.Scope, error) { return scope(ctx, tx) })
 		if err != nil {
 			return err
 		}
-		nf.Normalize(sc.Environments)
-		if err := nf.Validate(sc); err != nil {
-			return err
-		}
-		nf.Version, nf.CreatedAt, nf.UpdatedAt = cur.Version+1, cur.CreatedAt, now
 		data, err := putFlag(ctx, tx, nf)
 		if err != nil {
 			return err
 		}
-		err = insertAudit(ctx, tx, now, audit{
-			Actor: c.Actor, Action: actionOr(c, ramp.ActionFlagUpdate), Kind: "flag", Key: key,
-			Environment: c.Environment, Before: before, After: data,
-		})
-		if err != nil {
+		if err := insertAudit(ctx, tx, now, storecore.ChangeAudit(c, ramp.ActionFlagUpdate, "flag", key, before, data)); err != nil {
 			return err
 		}
 		if c.Action == ramp.ActionFlagRollback {
@@ -295,7 +206,7 @@ const updateFlagSQL = "UPDATE flags SET version = ?, data = ?, updated_at = ? WH
 
 // putFlag overwrites the stored flag with f and returns its JSON.
 func putFlag(ctx context.Context, tx *sql.Tx, f *ramp.Flag) (string, error) {
-	data, err := marshalJSON(f)
+	data, err := storecore.MarshalJSON(f)
 	if err != nil {
 		return "", err
 	}
@@ -314,7 +225,7 @@ func (s *Store) DeleteFlag(ctx context.Context, c ramp.Change, key string) error
 		if err != nil {
 			return err
 		}
-		if err := staleVersion("flag", key, c.IfVersion, cur.Version); err != nil {
+		if err := storecore.StaleVersion("flag", key, c.IfVersion, cur.Version); err != nil {
 			return err
 		}
 		if err := abortRollouts(ctx, tx, now, c.Actor, key, "", "the flag was deleted by "+c.Actor, cur, nil); err != nil {
@@ -323,10 +234,7 @@ func (s *Store) DeleteFlag(ctx context.Context, c ramp.Change, key string) error
 		if _, err := tx.ExecContext(ctx, "DELETE FROM flags WHERE key = ?", key); err != nil {
 			return fmt.Errorf("delete flag: %w", err)
 		}
-		return insertAudit(ctx, tx, now, audit{
-			Actor: c.Actor, Action: actionOr(c, ramp.ActionFlagDelete), Kind: "flag", Key: key,
-			Environment: c.Environment, Before: before,
-		})
+		return insertAudit(ctx, tx, now, storecore.ChangeAudit(c, ramp.ActionFlagDelete, "flag", key, before, ""))
 	})
 	return translate("delete flag", err)
 }

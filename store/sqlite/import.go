@@ -9,6 +9,7 @@ import (
 
 	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/store/dump"
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 )
 
 // Export reads everything "ramp migrate" copies, in one read transaction,
@@ -95,7 +96,7 @@ func exportSegments(ctx context.Context, q querier) ([]*ramp.Segment, error) {
 }
 
 func exportTokens(ctx context.Context, q querier) ([]dump.Token, error) {
-	rows, err := q.QueryContext(ctx, "SELECT "+tokenColumns+", revoked_at FROM tokens ORDER BY created_at, id")
+	rows, err := q.QueryContext(ctx, "SELECT "+storecore.TokenColumns+", revoked_at FROM tokens ORDER BY created_at, id")
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +121,7 @@ func exportTokens(ctx context.Context, q querier) ([]dump.Token, error) {
 }
 
 func exportRollouts(ctx context.Context, q querier) ([]*ramp.Rollout, error) {
-	rows, err := q.QueryContext(ctx, "SELECT "+rolloutColumns+" FROM rollouts ORDER BY id")
+	rows, err := q.QueryContext(ctx, "SELECT "+storecore.RolloutColumns+" FROM rollouts ORDER BY id")
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +258,7 @@ func (s *Store) Import(ctx context.Context, d *dump.Data, o dump.Options) error 
 			}
 		}
 		for _, seg := range d.Segments {
-			data, err := marshalJSON(seg)
+			data, err := storecore.MarshalJSON(seg)
 			if err != nil {
 				return err
 			}
@@ -267,7 +268,7 @@ func (s *Store) Import(ctx context.Context, d *dump.Data, o dump.Options) error 
 			}
 		}
 		for _, f := range d.Flags {
-			data, err := marshalJSON(f)
+			data, err := storecore.MarshalJSON(f)
 			if err != nil {
 				return err
 			}
@@ -304,7 +305,7 @@ func (s *Store) Import(ctx context.Context, d *dump.Data, o dump.Options) error 
 			}
 		}
 		for _, b := range d.Baselines {
-			figures, err := marshalJSON(b.Figures)
+			figures, err := storecore.MarshalJSON(b.Figures)
 			if err != nil {
 				return err
 			}

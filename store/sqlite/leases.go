@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 )
 
 // AcquireLease takes the named lease for holder if it is free or expired,
@@ -20,7 +20,7 @@ import (
 //
 // Leases are not changes: no audit row, no change-feed entry.
 func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
-	if err := checkLease(name, holder, ttl); err != nil {
+	if err := storecore.CheckLease(name, holder, ttl); err != nil {
 		return false, err
 	}
 	var ok bool
@@ -65,7 +65,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 // process can take it at once instead of waiting for it to expire. It does
 // nothing if holder does not have it.
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
-	if err := checkLease(name, holder, time.Second); err != nil {
+	if err := storecore.CheckLease(name, holder, time.Second); err != nil {
 		return err
 	}
 	err := s.writeQuiet(ctx, func(tx *sql.Tx, _ time.Time) error {
@@ -75,25 +75,4 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 		return nil
 	})
 	return translate("release lease", err)
-}
-
-// checkLease returns the EINVALID error of a lease request that names no
-// lease or holder, names that are too long, or a ttl that is not positive.
-func checkLease(name, holder string, ttl time.Duration) error {
-	var fields []ramp.FieldError
-	for _, f := range []struct{ field, value string }{{"name", name}, {"holder", holder}} {
-		switch {
-		case f.value == "":
-			fields = append(fields, ramp.FieldError{Field: f.field, Message: "is required"})
-		case len(f.value) > 200:
-			fields = append(fields, ramp.FieldError{Field: f.field, Message: fmt.Sprintf("is %d characters long; the limit is 200", len(f.value))})
-		}
-	}
-	if ttl <= 0 {
-		fields = append(fields, ramp.FieldError{Field: "ttl", Message: fmt.Sprintf("is %v; a lease must last a positive time", ttl)})
-	}
-	if len(fields) > 0 {
-		return &ramp.Error{Code: ramp.EINVALID, Message: "lease request is invalid", Fields: fields}
-	}
-	return nil
 }

@@ -29,10 +29,10 @@ func TestMigrateLatencyBuckets(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range ms[:3] {
-		if _, err := db.ExecContext(ctx, m.sql); err != nil {
-			t.Fatalf("apply %s: %v", m.name, err)
+		if _, err := db.ExecContext(ctx, m.SQL); err != nil {
+			t.Fatalf("apply %s: %v", m.Name, err)
 		}
-		if _, err := db.ExecContext(ctx, "INSERT INTO schema_migrations VALUES (?, ?, ?)", m.version, m.name, "2025-01-01T00:00:00Z"); err != nil {
+		if _, err := db.ExecContext(ctx, "INSERT INTO schema_migrations VALUES (?, ?, ?)", m.Version, m.Name, "2025-01-01T00:00:00Z"); err != nil {
 			t.Fatal(err)
 		}
 	}

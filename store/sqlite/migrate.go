@@ -5,54 +5,18 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one file of migrations/, named NNNN_what.sql; the number is
-// its version.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations reads the embedded migrations in order, and checks that
-// their versions run 1, 2, 3, ... without a gap.
-var loadMigrations = sync.OnceValues(func() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, fmt.Errorf("list migrations: %w", err)
-	}
-	var ms []migration
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v < 1 {
-			return nil, fmt.Errorf("migration %s: name is not NNNN_what.sql", base)
-		}
-		b, err := migrationFS.ReadFile(name)
-		if err != nil {
-			return nil, fmt.Errorf("read migration %s: %w", base, err)
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: version %d, want %d", m.name, m.version, i+1)
-		}
-	}
-	return ms, nil
+// loadMigrations reads the embedded migrations in order, checked once.
+var loadMigrations = sync.OnceValues(func() ([]storecore.Migration, error) {
+	return storecore.LoadMigrations(migrationFS)
 })
 
 // migrate applies the migrations the database lacks, each in its own
@@ -80,7 +44,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	for _, m := range ms {
-		if current >= m.version {
+		if current >= m.Version {
 			continue // checked again under the write lock when a migration is due
 		}
 		err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
@@ -88,16 +52,16 @@ func (s *Store) migrate(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if current >= m.version {
+			if current >= m.Version {
 				return nil // another process applied it meanwhile
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-				return fmt.Errorf("apply migration %s: %w", m.name, err)
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return fmt.Errorf("apply migration %s: %w", m.Name, err)
 			}
 			_, err = tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-				m.version, m.name, formatTime(now))
+				m.Version, m.Name, formatTime(now))
 			if err != nil {
-				return fmt.Errorf("record migration %s: %w", m.name, err)
+				return fmt.Errorf("record migration %s: %w", m.Name, err)
 			}
 			return nil
 		})
@@ -115,10 +79,7 @@ func checkNotNewer(ctx context.Context, q querier, latest int) error {
 	if err != nil {
 		return err
 	}
-	if current > latest {
-		return fmt.Errorf("the database is at schema version %d, newer than this binary knows (%d): use a newer ramp", current, latest)
-	}
-	return nil
+	return storecore.CheckNotNewer(current, latest)
 }
 
 func appliedVersion(ctx context.Context, q querier) (int, error) {

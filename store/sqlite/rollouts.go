@@ -1,39 +1,17 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 )
-
-const rolloutColumns = "id, flag, environment, status, stage, plan, state, reason, version, created_by, created_at, updated_at"
-
-// rolloutAudit is the before and after of a rollout's audit row: the
-// rollout and what its flag served in the environment.
-type rolloutAudit struct {
-	Rollout    *ramp.Rollout `json:"rollout"`
-	On         bool          `json:"on"`
-	Percentage float64       `json:"percentage"`
-}
-
-func rolloutAuditJSON(r *ramp.Rollout, f *ramp.Flag) (string, error) {
-	a := rolloutAudit{Rollout: r}
-	if f != nil {
-		if fe := f.Environments[r.Environment]; fe != nil {
-			a.On = fe.On
-		}
-		a.Percentage = f.Percentage(r.Environment)
-	}
-	return marshalJSON(a)
-}
 
 func scanRollout(scan func(...any) error) (*ramp.Rollout, error) {
 	var (
@@ -60,9 +38,9 @@ func scanRollout(scan func(...any) error) (*ramp.Rollout, error) {
 }
 
 func getRollout(ctx context.Context, q querier, id int64) (*ramp.Rollout, error) {
-	r, err := scanRollout(q.QueryRowContext(ctx, "SELECT "+rolloutColumns+" FROM rollouts WHERE id = ?", id).Scan)
+	r, err := scanRollout(q.QueryRowContext(ctx, "SELECT "+storecore.RolloutColumns+" FROM rollouts WHERE id = ?", id).Scan)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ramp.Errorf(ramp.ENOTFOUND, "rollout %d does not exist", id)
+		return nil, storecore.RolloutNotFound(id)
 	}
 	return r, err
 }
@@ -73,8 +51,8 @@ func getRollout(ctx context.Context, q querier, id int64) (*ramp.Rollout, error)
 // unknown flag or environment. The flag itself is not changed: the
 // controller applies the first stage.
 func (s *Store) CreateRollout(ctx context.Context, c ramp.Change, r *ramp.Rollout) (*ramp.Rollout, error) {
-	if !json.Valid(r.Plan) {
-		return nil, ramp.Errorf(ramp.EINVALID, "the rollout plan is not JSON")
+	if err := storecore.CheckRolloutPlan(r); err != nil {
+		return nil, err
 	}
 	var out *ramp.Rollout
 	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
@@ -86,23 +64,18 @@ func (s *Store) CreateRollout(ctx context.Context, c ramp.Change, r *ramp.Rollou
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(sc.Environments, r.Environment) {
-			return ramp.Errorf(ramp.ENOTFOUND, "environment %q does not exist", r.Environment)
+		if err := storecore.EnvironmentExists(sc, r.Environment); err != nil {
+			return err
 		}
 		var active int64
 		err = tx.QueryRowContext(ctx, "SELECT id FROM rollouts WHERE flag = ? AND environment = ? AND status IN ('pending', 'running', 'paused')", r.Flag, r.Environment).Scan(&active)
 		switch {
 		case err == nil:
-			return &ramp.Error{Code: ramp.ECONFLICT, Message: fmt.Sprintf("flag %q already has rollout %d in %s; abort it or wait for it to end", r.Flag, active, r.Environment)}
+			return storecore.ActiveRolloutExists(r.Flag, r.Environment, active)
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		n := *r
-		n.Status = ramp.RolloutPending
-		if r.Status != "" {
-			n.Status = r.Status
-		}
-		n.Version, n.CreatedBy, n.CreatedAt, n.UpdatedAt = 1, c.Actor, now, now
+		n := storecore.NewRollout(c, r, now)
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO rollouts (flag, environment, status, stage, plan, state, reason, version, created_by, created_at, updated_at)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -113,11 +86,11 @@ func (s *Store) CreateRollout(ctx context.Context, c ramp.Change, r *ramp.Rollou
 		if n.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		after, err := rolloutAuditJSON(&n, f)
+		a, err := storecore.NewRolloutAudit(c, &n, f)
 		if err != nil {
 			return err
 		}
-		if err := insertAudit(ctx, tx, now, audit{Actor: c.Actor, Action: actionOr(c, ramp.ActionRolloutCreate), Kind: "rollout", Key: n.Flag, Environment: n.Environment, After: after}); err != nil {
+		if err := insertAudit(ctx, tx, now, a); err != nil {
 			return err
 		}
 		out = &n
@@ -155,10 +128,10 @@ func (s *Store) ListRollouts(ctx context.Context, f ramp.RolloutFilter) ([]*ramp
 		where = append(where, "status IN ('pending', 'running', 'paused')")
 	}
 	limit := f.Limit
-	if limit <= 0 || limit > maxAuditLimit {
-		limit = defaultAuditLimit
+	if limit <= 0 || limit > storecore.MaxAuditLimit {
+		limit = storecore.DefaultAuditLimit
 	}
-	q := "SELECT " + rolloutColumns + " FROM rollouts"
+	q := "SELECT " + storecore.RolloutColumns + " FROM rollouts"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -199,75 +172,33 @@ func (s *Store) UpdateRollout(ctx context.Context, c ramp.Change, id int64, fn f
 		if err != nil {
 			return err
 		}
-		if err := staleVersion("rollout", fmt.Sprint(id), c.IfVersion, cur.Version); err != nil {
+		if err := storecore.StaleVersion("rollout", fmt.Sprint(id), c.IfVersion, cur.Version); err != nil {
 			return err
 		}
 		f, fdata, err := getFlag(ctx, tx, cur.Flag)
 		if err != nil {
 			return err
 		}
-		nr := *cur
-		nr.Plan = bytes.Clone(cur.Plan)
-		nr.State = bytes.Clone(cur.State)
-		nf := f.Clone()
-		action, err := fn(&nr, nf)
-		if err != nil {
-			return fnError{err}
-		}
-		if action == "" {
-			action = c.Action
-		}
-		if action == "" {
-			return errors.New("update rollout: no audit action")
-		}
-		if nr.ID != cur.ID || nr.Flag != cur.Flag || nr.Environment != cur.Environment {
-			return ramp.Errorf(ramp.EINVALID, "a rollout's id, flag and environment cannot change")
-		}
-		if nf.Key != f.Key {
-			return keyChanged("flag", f.Key, nf.Key)
-		}
-		if nr.State != nil && !json.Valid(nr.State) {
-			return ramp.Errorf(ramp.EINVALID, "the rollout state is not JSON")
-		}
-		flagOut := f
-		ndata, err := marshalJSON(nf)
+		u, err := storecore.UpdateRollout(c, cur, f, fdata, now, fn, func() (ramp.Scope, error) { return scope(ctx, tx) })
 		if err != nil {
 			return err
 		}
-		if ndata != fdata {
-			sc, err := scope(ctx, tx)
-			if err != nil {
+		if u.FlagChanged {
+			if _, err := putFlag(ctx, tx, u.Flag); err != nil {
 				return err
 			}
-			nf.Normalize(sc.Environments)
-			if err := nf.Validate(sc); err != nil {
-				return err
-			}
-			nf.Version, nf.CreatedAt, nf.UpdatedAt = f.Version+1, f.CreatedAt, now
-			if _, err := putFlag(ctx, tx, nf); err != nil {
-				return err
-			}
-			flagOut = nf
 		}
-		nr.Version, nr.UpdatedAt = cur.Version+1, now
+		nr := u.Rollout
 		_, err = tx.ExecContext(ctx,
 			"UPDATE rollouts SET status = ?, stage = ?, plan = ?, state = ?, reason = ?, version = ?, updated_at = ? WHERE id = ?",
 			string(nr.Status), nr.Stage, string(nr.Plan), nullRaw(nr.State), nr.Reason, nr.Version, formatTime(now), id)
 		if err != nil {
 			return fmt.Errorf("update rollout: %w", err)
 		}
-		before, err := rolloutAuditJSON(cur, f)
-		if err != nil {
+		if err := insertAudit(ctx, tx, now, u.Audit); err != nil {
 			return err
 		}
-		after, err := rolloutAuditJSON(&nr, flagOut)
-		if err != nil {
-			return err
-		}
-		if err := insertAudit(ctx, tx, now, audit{Actor: c.Actor, Action: action, Kind: "rollout", Key: cur.Flag, Environment: cur.Environment, Before: before, After: after}); err != nil {
-			return err
-		}
-		outR, outF = &nr, flagOut
+		outR, outF = nr, u.Flag
 		return nil
 	})
 	if err != nil {
@@ -282,7 +213,7 @@ func (s *Store) UpdateRollout(ctx context.Context, c ramp.Change, id int64, fn f
 // before and after are the flag around the change that aborts them, for
 // the audit rows; either may be nil.
 func abortRollouts(ctx context.Context, tx *sql.Tx, now time.Time, actor, flag, env, reason string, before, after *ramp.Flag) error {
-	q := "SELECT " + rolloutColumns + " FROM rollouts WHERE flag = ? AND status IN ('pending', 'running', 'paused')"
+	q := "SELECT " + storecore.RolloutColumns + " FROM rollouts WHERE flag = ? AND status IN ('pending', 'running', 'paused')"
 	args := []any{flag}
 	if env != "" {
 		q += " AND environment = ?"
@@ -306,21 +237,15 @@ func abortRollouts(ctx context.Context, tx *sql.Tx, now time.Time, actor, flag, 
 		return err
 	}
 	for _, r := range active {
-		n := *r
-		n.Status, n.Reason, n.Version, n.UpdatedAt = ramp.RolloutAborted, reason, r.Version+1, now
+		n, a, err := storecore.AbortRollout(actor, reason, r, before, after, now)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, "UPDATE rollouts SET status = ?, reason = ?, version = ?, updated_at = ? WHERE id = ?",
 			string(n.Status), n.Reason, n.Version, formatTime(now), n.ID); err != nil {
 			return fmt.Errorf("abort rollout %d: %w", n.ID, err)
 		}
-		b, err := rolloutAuditJSON(r, before)
-		if err != nil {
-			return err
-		}
-		a, err := rolloutAuditJSON(&n, after)
-		if err != nil {
-			return err
-		}
-		if err := insertAudit(ctx, tx, now, audit{Actor: actor, Action: ramp.ActionRolloutAbort, Kind: "rollout", Key: flag, Environment: r.Environment, Before: b, After: a}); err != nil {
+		if err := insertAudit(ctx, tx, now, a); err != nil {
 			return err
 		}
 	}

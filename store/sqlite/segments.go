@@ -3,13 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 )
 
 // ListSegments returns every segment, sorted by key.
@@ -67,34 +66,17 @@ func getSegment(ctx context.Context, q querier, key string) (*ramp.Segment, stri
 	return seg, data, err
 }
 
+// decodeSegment decodes a segment row; the columns win over the JSON.
 func decodeSegment(key string, data []byte, version int64, created, updated string) (*ramp.Segment, error) {
-	seg := new(ramp.Segment)
-	if err := json.Unmarshal(data, seg); err != nil {
-		return nil, fmt.Errorf("decode segment %q: %w", key, err)
-	}
-	var err error
-	if seg.CreatedAt, err = parseTime(created); err != nil {
-		return nil, fmt.Errorf("decode segment %q: %w", key, err)
-	}
-	if seg.UpdatedAt, err = parseTime(updated); err != nil {
-		return nil, fmt.Errorf("decode segment %q: %w", key, err)
-	}
-	seg.Key, seg.Version = key, version
-	return seg, nil
-}
-
-// cloneSegment returns a deep copy of seg.
-func cloneSegment(seg *ramp.Segment) (*ramp.Segment, error) {
-	b, err := json.Marshal(seg)
+	c, err := parseTime(created)
 	if err != nil {
-		return nil, fmt.Errorf("clone segment: %w", err)
+		return nil, fmt.Errorf("decode segment %q: %w", key, err)
 	}
-	c := new(ramp.Segment)
-	if err := json.Unmarshal(b, c); err != nil {
-		return nil, fmt.Errorf("clone segment: %w", err)
+	u, err := parseTime(updated)
+	if err != nil {
+		return nil, fmt.Errorf("decode segment %q: %w", key, err)
 	}
-	c.Version, c.CreatedAt, c.UpdatedAt = seg.Version, seg.CreatedAt, seg.UpdatedAt
-	return c, nil
+	return storecore.DecodeSegment(key, data, version, c, u)
 }
 
 // CreateSegment validates seg and stores it with version 1, timestamps and
@@ -106,22 +88,18 @@ func (s *Store) CreateSegment(ctx context.Context, c ramp.Change, seg *ramp.Segm
 	}
 	var out *ramp.Segment
 	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
-		ns, err := cloneSegment(seg)
-		if err != nil {
-			return err
-		}
 		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM segments WHERE key = ?", ns.Key).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM segments WHERE key = ?", seg.Key).Scan(&n); err != nil {
 			return fmt.Errorf("look up segment: %w", err)
 		}
 		if n > 0 {
-			return ramp.Errorf(ramp.ECONFLICT, "segment %q already exists", ns.Key)
+			return ramp.Errorf(ramp.ECONFLICT, "segment %q already exists", seg.Key)
 		}
-		if err := ns.Validate(); err != nil {
+		ns, err := storecore.NewSegment(seg, now)
+		if err != nil {
 			return err
 		}
-		ns.Version, ns.CreatedAt, ns.UpdatedAt = 1, now, now
-		data, err := marshalJSON(ns)
+		data, err := storecore.MarshalJSON(ns)
 		if err != nil {
 			return err
 		}
@@ -130,11 +108,7 @@ func (s *Store) CreateSegment(ctx context.Context, c ramp.Change, seg *ramp.Segm
 		if err != nil {
 			return fmt.Errorf("insert segment: %w", err)
 		}
-		err = insertAudit(ctx, tx, now, audit{
-			Actor: c.Actor, Action: actionOr(c, ramp.ActionSegmentCreate), Kind: "segment", Key: ns.Key,
-			Environment: c.Environment, After: data,
-		})
-		if err != nil {
+		if err := insertAudit(ctx, tx, now, storecore.ChangeAudit(c, ramp.ActionSegmentCreate, "segment", ns.Key, "", data)); err != nil {
 			return err
 		}
 		out, err = decodeSegment(ns.Key, []byte(data), ns.Version, formatTime(now), formatTime(now))
@@ -161,24 +135,11 @@ func (s *Store) UpdateSegment(ctx context.Context, c ramp.Change, key string, fn
 		if err != nil {
 			return err
 		}
-		if err := staleVersion("segment", key, c.IfVersion, cur.Version); err != nil {
-			return err
-		}
-		ns, err := cloneSegment(cur)
+		ns, err := storecore.UpdateSegment(c, cur, now, fn)
 		if err != nil {
 			return err
 		}
-		if err := fn(ns); err != nil {
-			return fnError{err}
-		}
-		if ns.Key != key {
-			return keyChanged("segment", key, ns.Key)
-		}
-		if err := ns.Validate(); err != nil {
-			return err
-		}
-		ns.Version, ns.CreatedAt, ns.UpdatedAt = cur.Version+1, cur.CreatedAt, now
-		data, err := marshalJSON(ns)
+		data, err := storecore.MarshalJSON(ns)
 		if err != nil {
 			return err
 		}
@@ -187,11 +148,7 @@ func (s *Store) UpdateSegment(ctx context.Context, c ramp.Change, key string, fn
 		if err != nil {
 			return fmt.Errorf("update segment: %w", err)
 		}
-		err = insertAudit(ctx, tx, now, audit{
-			Actor: c.Actor, Action: actionOr(c, ramp.ActionSegmentUpdate), Kind: "segment", Key: key,
-			Environment: c.Environment, Before: before, After: data,
-		})
-		if err != nil {
+		if err := insertAudit(ctx, tx, now, storecore.ChangeAudit(c, ramp.ActionSegmentUpdate, "segment", key, before, data)); err != nil {
 			return err
 		}
 		out, err = decodeSegment(key, []byte(data), ns.Version, formatTime(ns.CreatedAt), formatTime(now))
@@ -212,28 +169,20 @@ func (s *Store) DeleteSegment(ctx context.Context, c ramp.Change, key string) er
 		if err != nil {
 			return err
 		}
-		if err := staleVersion("segment", key, c.IfVersion, cur.Version); err != nil {
+		if err := storecore.StaleVersion("segment", key, c.IfVersion, cur.Version); err != nil {
 			return err
 		}
 		users, err := flagsUsingSegment(ctx, tx, key)
 		if err != nil {
 			return err
 		}
-		if len(users) > 0 {
-			noun := "flag"
-			if len(users) > 1 {
-				noun = "flags"
-			}
-			return ramp.Errorf(ramp.ECONFLICT, "segment %q is used by %s %s; remove it from their rules first",
-				key, noun, quoteList(users))
+		if err := storecore.SegmentInUse(key, users); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM segments WHERE key = ?", key); err != nil {
 			return fmt.Errorf("delete segment: %w", err)
 		}
-		return insertAudit(ctx, tx, now, audit{
-			Actor: c.Actor, Action: actionOr(c, ramp.ActionSegmentDelete), Kind: "segment", Key: key,
-			Environment: c.Environment, Before: before,
-		})
+		return insertAudit(ctx, tx, now, storecore.ChangeAudit(c, ramp.ActionSegmentDelete, "segment", key, before, ""))
 	})
 	return translate("delete segment", err)
 }
@@ -249,15 +198,13 @@ func flagsUsingSegment(ctx context.Context, q querier, key string) ([]string, er
 		return nil, fmt.Errorf("find flags using segment: %w", err)
 	}
 	defer rows.Close()
-	var users []string
+	var flags []*ramp.Flag
 	for rows.Next() {
 		f, err := scanFlag(rows)
 		if err != nil {
 			return nil, err
 		}
-		if slices.Contains(f.SegmentRefs(), key) {
-			users = append(users, f.Key)
-		}
+		flags = append(flags, f)
 	}
-	return users, rows.Err()
+	return storecore.FlagsUsingSegment(flags, key), rows.Err()
 }

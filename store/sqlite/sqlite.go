@@ -12,7 +12,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 	sqlitedrv "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -277,13 +277,6 @@ func parseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// fnError carries an error returned by a caller's update function, which is
-// returned to the caller as it is.
-type fnError struct{ err error }
-
-func (e fnError) Error() string { return e.err.Error() }
-func (e fnError) Unwrap() error { return e.err }
-
 // translate turns an error of the driver into a *ramp.Error whose message is
 // safe to show, with the driver's error, which may hold SQL, kept in Err.
 // Errors that are already domain errors pass unchanged.
@@ -291,18 +284,11 @@ func translate(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var fe fnError
-	if errors.As(err, &fe) {
-		return fe.err
-	}
-	var re *ramp.Error
-	if errors.As(err, &re) {
-		return err
+	if de := storecore.AsDomain(err); de != nil {
+		return de
 	}
 	wrapped := fmt.Errorf("%s: %w", op, err)
-	unavailable := func(msg string) error {
-		return &ramp.Error{Code: ramp.EUNAVAILABLE, Message: msg, Err: wrapped}
-	}
+	unavailable := func(msg string) error { return storecore.Unavailable(msg, wrapped) }
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return unavailable("the store did not answer in time")
@@ -330,28 +316,7 @@ func translate(op string, err error) error {
 	return wrapped
 }
 
-// marshalJSON encodes v for a data, before or after column.
-func marshalJSON(v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", fmt.Errorf("encode json: %w", err)
-	}
-	return string(b), nil
-}
-
-// audit is one row of the audit table. Before and After are JSON, or empty
-// for none.
-type audit struct {
-	Actor       string
-	Action      string
-	Kind        string
-	Key         string
-	Environment string
-	Before      string
-	After       string
-}
-
-func insertAudit(ctx context.Context, tx *sql.Tx, now time.Time, a audit) error {
+func insertAudit(ctx context.Context, tx *sql.Tx, now time.Time, a storecore.Audit) error {
 	_, err := tx.ExecContext(ctx,
 		`INSERT INTO audit (time, actor, action, kind, key, environment, before, after)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -363,39 +328,6 @@ func insertAudit(ctx context.Context, tx *sql.Tx, now time.Time, a audit) error 
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
-
-// actionOr returns the change's action, or def if it names none.
-func actionOr(c ramp.Change, def string) string {
-	if c.Action != "" {
-		return c.Action
-	}
-	return def
-}
-
-// staleVersion returns the ECONFLICT error of a write whose IfVersion is not
-// the stored version, or nil.
-func staleVersion(kind, key string, ifVersion, stored int64) error {
-	if ifVersion == 0 || ifVersion == stored {
-		return nil
-	}
-	return &ramp.Error{
-		Code:    ramp.ECONFLICT,
-		Message: fmt.Sprintf("%s %q was changed by someone else: version is %d, not %d", kind, key, stored, ifVersion),
-		Version: stored,
-	}
-}
-
-// keyChanged returns the EINVALID error of an update that renamed the thing.
-func keyChanged(kind, key, got string) error {
-	return &ramp.Error{
-		Code:    ramp.EINVALID,
-		Message: fmt.Sprintf("%s %q is invalid", kind, key),
-		Fields: []ramp.FieldError{{
-			Field:   "key",
-			Message: fmt.Sprintf("cannot change the key from %q to %q; create a new %s and delete this one instead", key, got, kind),
-		}},
-	}
-}
 
 // keys returns the values of the first column of a query.
 func keys(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
@@ -426,21 +358,4 @@ func scope(ctx context.Context, q querier) (ramp.Scope, error) {
 		return ramp.Scope{}, fmt.Errorf("list segments: %w", err)
 	}
 	return ramp.Scope{Environments: envs, Segments: segs}, nil
-}
-
-// quoteList quotes up to ten names and says how many more there are.
-func quoteList(names []string) string {
-	const most = 10
-	q := make([]string, 0, min(len(names), most))
-	for i, n := range names {
-		if i == most {
-			break
-		}
-		q = append(q, strconv.Quote(n))
-	}
-	s := strings.Join(q, ", ")
-	if len(names) > most {
-		s += fmt.Sprintf(" and %d more", len(names)-most)
-	}
-	return s
 }

@@ -2,13 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/store/internal/storecore"
 )
 
 // CreateToken stores t, whose ID, Kind and Hash the caller sets, with its
@@ -17,49 +17,18 @@ import (
 // exists; an admin token must name none. It fails with ECONFLICT if the ID
 // is taken and EINVALID if t is invalid.
 func (s *Store) CreateToken(ctx context.Context, c ramp.Change, t ramp.Token) (ramp.Token, error) {
-	var fields []ramp.FieldError
-	add := func(field, format string, args ...any) {
-		fields = append(fields, ramp.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	t, err := storecore.NewToken(c, t)
+	if err != nil {
+		return ramp.Token{}, err
 	}
-	if msg := ramp.CheckKey(t.ID); msg != "" {
-		add("id", "%s", msg)
-	}
-	if len(t.Name) > 200 {
-		add("name", "is %d characters long; the limit is 200", len(t.Name))
-	}
-	switch t.Kind {
-	case ramp.TokenAdmin:
-		if t.Environment != "" {
-			add("environment", "must be empty: admin tokens are not scoped to an environment")
-		}
-	case ramp.TokenSDK:
-		if t.Environment == "" {
-			add("environment", "is required: an SDK token reads the flags of one environment")
-		}
-	default:
-		add("kind", "%q is not a token kind: use admin or sdk", t.Kind)
-	}
-	if len(t.Hash) != sha256.Size {
-		add("hash", "is %d bytes long, not %d", len(t.Hash), sha256.Size)
-	}
-	if len(fields) > 0 {
-		return ramp.Token{}, &ramp.Error{Code: ramp.EINVALID, Message: "token is invalid", Fields: fields}
-	}
-	t.Hash = append([]byte(nil), t.Hash...)
-	if t.CreatedBy == "" {
-		t.CreatedBy = c.Actor
-	}
-	t.LastUsedAt = time.Time{}
-	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+	err = s.write(ctx, func(tx *sql.Tx, now time.Time) error {
 		if t.Kind == ramp.TokenSDK {
 			var n int
 			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM environments WHERE key = ?", t.Environment).Scan(&n); err != nil {
 				return fmt.Errorf("look up environment: %w", err)
 			}
 			if n == 0 {
-				return &ramp.Error{Code: ramp.EINVALID, Message: "token is invalid", Fields: []ramp.FieldError{{
-					Field: "environment", Message: fmt.Sprintf("environment %q does not exist", t.Environment),
-				}}}
+				return storecore.TokenEnvironmentNotFound(t.Environment)
 			}
 		}
 		var n int
@@ -77,22 +46,17 @@ func (s *Store) CreateToken(ctx context.Context, c ramp.Change, t ramp.Token) (r
 		if err != nil {
 			return fmt.Errorf("insert token: %w", err)
 		}
-		after, err := marshalJSON(t) // Token.Hash is never marshalled
+		a, err := storecore.CreationAudit(c, ramp.ActionTokenCreate, "token", t.ID, t.Environment, t) // Token.Hash is never marshalled
 		if err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, now, audit{
-			Actor: c.Actor, Action: actionOr(c, ramp.ActionTokenCreate), Kind: "token", Key: t.ID,
-			Environment: t.Environment, After: after,
-		})
+		return insertAudit(ctx, tx, now, a)
 	})
 	if err != nil {
 		return ramp.Token{}, translate("create token", err)
 	}
 	return t, nil
 }
-
-const tokenColumns = "id, name, kind, environment, hash, created_at, created_by"
 
 func scanToken(scan func(...any) error) (ramp.Token, error) {
 	var t ramp.Token
@@ -119,17 +83,17 @@ func (s *Store) GetToken(ctx context.Context, id string) (ramp.Token, error) {
 }
 
 func getToken(ctx context.Context, q querier, id string) (ramp.Token, error) {
-	row := q.QueryRowContext(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE id = ? AND revoked_at IS NULL", id)
+	row := q.QueryRowContext(ctx, "SELECT "+storecore.TokenColumns+" FROM tokens WHERE id = ? AND revoked_at IS NULL", id)
 	t, err := scanToken(row.Scan)
 	if errors.Is(err, sql.ErrNoRows) {
-		return ramp.Token{}, ramp.Errorf(ramp.ENOTFOUND, "token %q does not exist or was revoked", id)
+		return ramp.Token{}, storecore.TokenNotFound(id)
 	}
 	return t, err
 }
 
 // ListTokens returns the tokens that are not revoked, oldest first.
 func (s *Store) ListTokens(ctx context.Context) ([]ramp.Token, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE revoked_at IS NULL ORDER BY created_at, id")
+	rows, err := s.r.QueryContext(ctx, "SELECT "+storecore.TokenColumns+" FROM tokens WHERE revoked_at IS NULL ORDER BY created_at, id")
 	if err != nil {
 		return nil, translate("list tokens", err)
 	}
@@ -159,14 +123,11 @@ func (s *Store) RevokeToken(ctx context.Context, c ramp.Change, id string) error
 		if _, err := tx.ExecContext(ctx, "UPDATE tokens SET revoked_at = ? WHERE id = ?", formatTime(now), id); err != nil {
 			return fmt.Errorf("revoke token: %w", err)
 		}
-		before, err := marshalJSON(t)
+		a, err := storecore.RemovalAudit(c, ramp.ActionTokenRevoke, "token", id, t.Environment, t)
 		if err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, now, audit{
-			Actor: c.Actor, Action: actionOr(c, ramp.ActionTokenRevoke), Kind: "token", Key: id,
-			Environment: t.Environment, Before: before,
-		})
+		return insertAudit(ctx, tx, now, a)
 	})
 	return translate("revoke token", err)
 }
