@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,8 +24,6 @@ import (
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
 	gdash "github.com/grafana/grafana-foundation-sdk/go/dashboard"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ramp-flags/ramp"
@@ -33,7 +32,6 @@ import (
 	"github.com/ramp-flags/ramp/internal/promtest"
 	"github.com/ramp-flags/ramp/promrules"
 	"github.com/ramp-flags/ramp/sdk"
-	"github.com/ramp-flags/ramp/sdk/promexport"
 )
 
 // TestAlertsAndDashboardOnRealPrometheus runs what "ramp alerts" and "ramp
@@ -87,12 +85,12 @@ func TestAlertsAndDashboardOnRealPrometheus(t *testing.T) {
 
 	app := startCheckoutApp(t, s, flag)
 	metricsProxy := startMetricsProxy(t, s)
-	prom := promtest.Start(t, []string{app.URL + "/metrics", metricsProxy.URL + "/metrics"},
+	prom := promtest.Start(t, []string{app + "/metrics", metricsProxy.URL + "/metrics"},
 		promtest.RuleFiles(rulesPath), promtest.ScrapeInterval(time.Second), promtest.EvaluationInterval(time.Second))
 	begin := time.Now()
 	prom.WaitScraped(t, begin, 20*time.Second)
 
-	stop := startTraffic(t, app.URL)
+	stop := startTraffic(t, app)
 	defer stop()
 
 	// The rules are loaded, as many as the file has, in its group.
@@ -309,53 +307,25 @@ func promGet(t *testing.T, u string, out any) {
 	}
 }
 
-// startCheckoutApp starts an HTTP service that embeds the SDK: /checkout
-// runs the code path of the variant the Middleware evaluated for the user;
-// the new path fails one request in four. /metrics is the SDK's
-// promexport collector.
-func startCheckoutApp(t *testing.T, s *server, flag string) *httptest.Server {
+// startCheckoutApp starts an HTTP service that embeds the SDK and returns
+// its base URL: /checkout runs the code path of the variant the Middleware
+// evaluated for the user; the new path fails one request in four. /metrics
+// is the SDK's promexport collector.
+func startCheckoutApp(t *testing.T, s *server, flag string) string {
 	t.Helper()
 	ctx := t.Context()
-	tok, err := s.client().CreateToken(ctx, client.TokenRequest{Name: "shop", Kind: ramp.TokenSDK, Environment: "production"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := sdk.New(ctx, sdk.Config{URL: s.url, Token: tok.Secret})
-	if err != nil {
-		t.Fatalf("start the SDK: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := startProductionSDK(t, s, "shop", sdk.Config{})
 	waitFor(t, 10*time.Second, "the SDK to know the flag", func() bool {
 		return c.BoolDetail(ctx, flag, sdk.EvalContext{TargetingKey: "u"}, false).ErrorCode == ""
 	})
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(promexport.New(c))
-
-	var mu sync.Mutex
-	n := 0
-	checkout := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if sdk.VariantFrom(r.Context(), flag) == "on" {
-			mu.Lock()
-			n++
-			fail := n%4 == 0
-			mu.Unlock()
-			time.Sleep(3 * time.Millisecond)
-			if fail {
-				http.Error(w, "new checkout failed", http.StatusInternalServerError)
-				return
-			}
-		}
-		io.WriteString(w, "ok\n")
-	})
-	mux := http.NewServeMux()
-	mux.Handle("/checkout", sdk.Middleware(c, flag, func(r *http.Request) sdk.EvalContext {
-		return sdk.EvalContext{TargetingKey: r.URL.Query().Get("user")}
-	})(checkout))
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	app := httptest.NewServer(mux)
-	t.Cleanup(app.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveSDKApp(t, ln, c, flagRoute{path: "/checkout", flag: flag, onDelay: 3 * time.Millisecond, onFailEvery: 4})
+	app := "http://" + ln.Addr().String()
 	// The series start at zero once the flag is served (docs/metrics.md).
-	if _, err := http.Get(app.URL + "/checkout?user=warmup"); err != nil {
+	if _, err := http.Get(app + "/checkout?user=warmup"); err != nil {
 		t.Fatal(err)
 	}
 	return app

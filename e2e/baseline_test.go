@@ -2,11 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,73 +10,7 @@ import (
 	"github.com/ramp-flags/ramp/client"
 	"github.com/ramp-flags/ramp/judge"
 	"github.com/ramp-flags/ramp/rollout"
-	"github.com/ramp-flags/ramp/sdk"
 )
-
-// sdkApp is an application that embeds the Go SDK and serves about 5,000
-// requests a second per flag, each measured with Observe: the off path in
-// 2-4 ms, failing one request in 200; the on path as fast, failing one in
-// onFailEvery (0: never).
-type sdkApp struct {
-	app         *sdk.Client
-	onFailEvery atomic.Int64
-	stop        chan struct{}
-	wg          sync.WaitGroup
-}
-
-func startSDKApp(t *testing.T, s *server, flags ...string) *sdkApp {
-	t.Helper()
-	ctx := t.Context()
-	tok, err := s.client().CreateToken(ctx, client.TokenRequest{Name: "shop-" + strings.Join(flags, "-"), Kind: ramp.TokenSDK, Environment: "production"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &sdkApp{stop: make(chan struct{})}
-	a.app, err = sdk.New(ctx, sdk.Config{URL: s.url, Token: tok.Secret, ReportInterval: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("start the SDK: %v", err)
-	}
-	a.wg.Go(func() {
-		errFailed := errors.New("request failed")
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for n := 0; ; {
-			select {
-			case <-a.stop:
-				return
-			case <-tick.C:
-			}
-			for range 50 {
-				n++
-				user := sdk.EvalContext{TargetingKey: fmt.Sprintf("user-%d", n)}
-				for _, key := range flags {
-					v := a.app.BoolDetail(ctx, key, user, false).Variant
-					var err error
-					switch {
-					case v == "off" && n%200 == 0:
-						err = errFailed
-					case v == "on" && a.onFailEvery.Load() > 0 && int64(n)%a.onFailEvery.Load() == 0:
-						err = errFailed
-					}
-					a.app.Observe(key, v, time.Duration(2+n%3)*time.Millisecond, err)
-				}
-			}
-		}
-	})
-	t.Cleanup(a.close)
-	return a
-}
-
-func (a *sdkApp) close() {
-	select {
-	case <-a.stop:
-		return
-	default:
-	}
-	close(a.stop)
-	a.wg.Wait()
-	a.app.Close()
-}
 
 // TestBaselineWithSDKCounts records a baseline from the counts the SDK
 // reports to the real server, shows it next to the live figures, and runs
@@ -104,7 +34,10 @@ func TestBaselineWithSDKCounts(t *testing.T) {
 		t.Errorf("--window 0s: exit %d, want 2", r.code)
 	}
 
-	app := startSDKApp(t, s, key)
+	// An application serving about 5,000 requests a second, each taking
+	// 2-4 ms; the off path fails one in 200, the on path none.
+	app := startSDKApp(t, s, appTraffic{flags: []string{key}, perTick: 50, latencyMS: 2, spreadMS: 3,
+		failEvery: map[flagVariant]int64{{key, "off"}: 200}})
 	// Let the application run at 0 % for a few seconds, reported.
 	time.Sleep(4 * time.Second)
 	out := s.mustRamp("baseline", key, "--record", "--window", "3s", "-o", "json")

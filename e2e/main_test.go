@@ -69,6 +69,25 @@ func startServer(t testing.TB, dataDir, token string) *server {
 // (later ones win over the defaults).
 func startServerAt(t testing.TB, addr, dataDir, token string, extra ...string) *server {
 	t.Helper()
+	s, err := launchServer(t, addr, dataDir, token, 30*time.Second, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.token == "" {
+		b, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
+		if err != nil {
+			t.Fatalf("read admin token: %v", err)
+		}
+		s.token = strings.TrimSpace(string(b))
+	}
+	return s
+}
+
+// launchServer starts ramp serve as startServerAt does and waits up to
+// wait for it to serve, but neither reads a token file nor fails t: it
+// returns what went wrong, so that it may run on any goroutine. The server
+// is stopped when the test ends, even if it failed to start serving.
+func launchServer(t testing.TB, addr, dataDir, token string, wait time.Duration, extra ...string) (*server, error) {
 	args := []string{"serve", "--addr", addr, "--data", dataDir, "--log-level", "warn"}
 	if token != "" {
 		args = append(args, "--admin-token", token)
@@ -78,10 +97,10 @@ func startServerAt(t testing.TB, addr, dataDir, token string, extra ...string) *
 	s.cmd = exec.Command(rampBin, args...)
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	urlc := make(chan string, 1)
 	go func() {
@@ -101,19 +120,12 @@ func startServerAt(t testing.TB, addr, dataDir, token string, extra ...string) *
 	t.Cleanup(s.stop)
 	select {
 	case s.url = <-urlc:
+		return s, nil
 	case <-s.done:
-		t.Fatalf("ramp serve exited before serving:\n%s", s.logs())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("ramp serve did not start within 30s:\n%s", s.logs())
+		return nil, fmt.Errorf("ramp serve exited before serving:\n%s", s.logs())
+	case <-time.After(wait):
+		return nil, fmt.Errorf("ramp serve did not start within %v:\n%s", wait, s.logs())
 	}
-	if s.token == "" {
-		b, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
-		if err != nil {
-			t.Fatalf("read admin token: %v", err)
-		}
-		s.token = strings.TrimSpace(string(b))
-	}
-	return s
 }
 
 func (s *server) logs() string {

@@ -3,20 +3,15 @@ package e2e
 import (
 	"encoding/json"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/ramp-flags/ramp/client"
 	"github.com/ramp-flags/ramp/internal/promtest"
 	"github.com/ramp-flags/ramp/preflight"
-	"github.com/ramp-flags/ramp/sdk/promexport"
 )
 
 // preflightRules is an alerting rule file for the flag checkout, labelled
@@ -34,6 +29,17 @@ const preflightRules = `groups:
         annotations:
           summary: the canary of checkout fails
 `
+
+// preflightTraffic is the traffic of the application in the preflight
+// tests: about 5,000 requests a second per flag, each taking 2-4 ms, one
+// in 200 failing on the off path and none on the on path.
+func preflightTraffic(flags ...string) appTraffic {
+	tr := appTraffic{flags: flags, perTick: 50, latencyMS: 2, spreadMS: 3, failEvery: map[flagVariant]int64{}}
+	for _, key := range flags {
+		tr.failEvery[flagVariant{key, "off"}] = 200
+	}
+	return tr
+}
 
 // runPreflight runs ramp preflight with -o json and decodes the report.
 func runPreflight(t *testing.T, s *server, args ...string) (preflight.Report, result) {
@@ -93,12 +99,8 @@ func TestPreflight(t *testing.T) {
 		s.mustRamp("flag", "create", key, "--type", "boolean")
 	}
 	// The application evaluates checkout and search, not billing.
-	app := startSDKApp(t, s, "checkout", "search")
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(promexport.New(app.app))
-	srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	app := startSDKApp(t, s, preflightTraffic("checkout", "search"))
+	serveSDKApp(t, ln, app.client)
 	prom.WaitScraped(t, time.Now(), 30*time.Second)
 
 	// Healthy: every required check passes.
@@ -253,7 +255,7 @@ func TestPreflight(t *testing.T) {
 func TestPreflightWithoutPrometheusOrWebhook(t *testing.T) {
 	s := startServer(t, t.TempDir(), "admin")
 	s.mustRamp("flag", "create", "checkout", "--type", "boolean")
-	startSDKApp(t, s, "checkout")
+	startSDKApp(t, s, preflightTraffic("checkout"))
 	var rep preflight.Report
 	var r result
 	waitFor(t, 30*time.Second, "the SDK's counts", func() bool {

@@ -13,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/client"
 	"github.com/ramp-flags/ramp/internal/promtest"
@@ -23,7 +20,6 @@ import (
 	"github.com/ramp-flags/ramp/notify"
 	"github.com/ramp-flags/ramp/rollout"
 	"github.com/ramp-flags/ramp/sdk"
-	"github.com/ramp-flags/ramp/sdk/promexport"
 )
 
 // promMinWindow is the shortest window the server queries from
@@ -71,44 +67,18 @@ func startPromStack(t *testing.T, flags []string, faulty ...string) *promStack {
 	st.prom = promtest.Start(t, []string{ln.Addr().String()})
 	st.s = startServerAt(t, "127.0.0.1:0", t.TempDir(), "admin",
 		"--prometheus-url", st.prom.URL, "--prometheus-min-window", promMinWindow.String(), "--webhook", st.hook.URL)
-	ctx := t.Context()
-	admin := st.s.client()
 	for _, key := range flags {
 		st.s.mustRamp("flag", "create", key, "--type", "boolean")
 	}
-	tok, err := admin.CreateToken(ctx, client.TokenRequest{Name: "shop", Kind: ramp.TokenSDK, Environment: "production"})
-	if err != nil {
-		t.Fatal(err)
+	st.app = startProductionSDK(t, st.s, "shop", sdk.Config{})
+	routes := make([]flagRoute, len(flags))
+	for i, key := range flags {
+		routes[i] = flagRoute{path: "/" + key, flag: key}
+		if slices.Contains(faulty, key) {
+			routes[i].onDelay, routes[i].onFailEvery = faultyDelay, faultyEvery
+		}
 	}
-	st.app, err = sdk.New(ctx, sdk.Config{URL: st.s.url, Token: tok.Secret})
-	if err != nil {
-		t.Fatalf("start the SDK: %v", err)
-	}
-	t.Cleanup(func() { st.app.Close() })
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(promexport.New(st.app))
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	userOf := func(r *http.Request) sdk.EvalContext { return sdk.EvalContext{TargetingKey: r.URL.Query().Get("user")} }
-	for _, key := range flags {
-		bad := slices.Contains(faulty, key)
-		var n atomic.Int64
-		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if bad && sdk.VariantFrom(r.Context(), key) == "on" {
-				time.Sleep(faultyDelay)
-				if n.Add(1)%faultyEvery == 0 {
-					http.Error(w, "the new path failed", http.StatusInternalServerError)
-					return
-				}
-			}
-			io.WriteString(w, "ok\n")
-		})
-		mux.Handle("GET /"+key, sdk.Middleware(st.app, key, userOf)(h))
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	serveSDKApp(t, ln, st.app, routes...)
 
 	loadCtx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,7 +19,6 @@ import (
 	"github.com/ramp-flags/ramp/client"
 	"github.com/ramp-flags/ramp/judge"
 	"github.com/ramp-flags/ramp/rollout"
-	"github.com/ramp-flags/ramp/sdk"
 )
 
 // rampAs runs the CLI against s with another token, as another person.
@@ -97,54 +94,14 @@ func TestRolloutReport(t *testing.T) {
 	for _, key := range []string{bad, good} {
 		s.mustRamp("flag", "create", key, "--type", "boolean")
 	}
-	sdkTok, err := admin.CreateToken(ctx, client.TokenRequest{Name: "shop", Kind: ramp.TokenSDK, Environment: "production"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	alice, err := admin.CreateToken(ctx, client.TokenRequest{Name: "alice", Kind: ramp.TokenAdmin})
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := sdk.New(ctx, sdk.Config{URL: s.url, Token: sdkTok.Secret, ReportInterval: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("start the SDK: %v", err)
-	}
-	defer app.Close()
-
 	// The application: about 10,000 requests a second evaluating both
 	// flags. The new path of the bad flag fails one request in five once
-	// broken is set.
-	var broken atomic.Bool
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		errBroken := errors.New("new checkout path failed")
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for n := 0; ; {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			for range 100 {
-				n++
-				user := sdk.EvalContext{TargetingKey: fmt.Sprintf("user-%d", n)}
-				for _, key := range []string{bad, good} {
-					v := app.BoolDetail(ctx, key, user, false).Variant
-					var err error
-					if key == bad && v == "on" && broken.Load() && n%5 == 0 {
-						err = errBroken
-					}
-					app.Observe(key, v, time.Duration(1+n%20)*time.Millisecond, err)
-				}
-			}
-		}
-	})
-	defer func() {
-		close(stop)
-		wg.Wait()
-	}()
+	// it breaks.
+	app := startSDKApp(t, s, appTraffic{flags: []string{bad, good}, perTick: 100, latencyMS: 1, spreadMS: 20})
 
 	plan := rollout.Plan{
 		Stages: []rollout.Stage{{Percent: 5, Duration: rollout.Duration(3 * time.Second)}, {Percent: 25, Duration: rollout.Duration(3 * time.Second)}, {Percent: 100}},
@@ -187,7 +144,7 @@ func TestRolloutReport(t *testing.T) {
 				t.Fatal(err)
 			}
 			if key == bad && v.Stage == 1 && v.Status == ramp.RolloutRunning {
-				broken.Store(true)
+				app.setFailEvery(bad, "on", 5)
 			}
 			if !v.Status.Active() {
 				final[key] = v

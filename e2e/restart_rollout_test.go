@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/ramp-flags/ramp/client"
 	"github.com/ramp-flags/ramp/judge"
 	"github.com/ramp-flags/ramp/rollout"
-	"github.com/ramp-flags/ramp/sdk"
 )
 
 // TestRolloutSurvivesKill9 kills the server with SIGKILL twice in the
@@ -29,40 +27,9 @@ func TestRolloutSurvivesKill9(t *testing.T) {
 	ctx := t.Context()
 	const flag = "checkout-v4"
 	s.mustRamp("flag", "create", flag, "--type", "boolean")
-	tok, err := s.client().CreateToken(ctx, client.TokenRequest{Name: "shop", Kind: ramp.TokenSDK, Environment: "production"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := sdk.New(ctx, sdk.Config{URL: s.url, Token: tok.Secret, ReportInterval: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("start the SDK: %v", err)
-	}
-	defer app.Close()
-
 	// A healthy application: about 5,000 requests a second, the same
 	// latencies and no errors on both code paths.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for n := 0; ; {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			for range 50 {
-				n++
-				v := app.BoolDetail(ctx, flag, sdk.EvalContext{TargetingKey: fmt.Sprintf("user-%d", n)}, false).Variant
-				app.Observe(flag, v, time.Duration(1+n%20)*time.Millisecond, nil)
-			}
-		}
-	})
-	defer func() {
-		close(stop)
-		wg.Wait()
-	}()
+	startSDKApp(t, s, appTraffic{flags: []string{flag}, perTick: 50, latencyMS: 1, spreadMS: 20})
 
 	const stage = 3 * time.Second
 	plan := rollout.Plan{

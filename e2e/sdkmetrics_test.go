@@ -1,12 +1,7 @@
 package e2e
 
 import (
-	"errors"
-	"fmt"
-	"maps"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +9,6 @@ import (
 	"github.com/ramp-flags/ramp/client"
 	"github.com/ramp-flags/ramp/judge"
 	"github.com/ramp-flags/ramp/rollout"
-	"github.com/ramp-flags/ramp/sdk"
 )
 
 // TestGuardedRolloutWithSDKCounts runs two guarded rollouts on the real
@@ -33,50 +27,11 @@ func TestGuardedRolloutWithSDKCounts(t *testing.T) {
 	for _, key := range []string{bad, good} {
 		s.mustRamp("flag", "create", key, "--type", "boolean")
 	}
-	tok, err := admin.CreateToken(ctx, client.TokenRequest{Name: "shop", Kind: ramp.TokenSDK, Environment: "production"})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	app, err := sdk.New(ctx, sdk.Config{URL: s.url, Token: tok.Secret, ReportInterval: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("start the SDK: %v", err)
-	}
-	defer app.Close()
-
 	// The application: about 10,000 requests a second, each evaluating
 	// both flags for its user and running the code path of the variant it
 	// got. The new path of the bad flag fails one request in five.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		errBroken := errors.New("new checkout path failed")
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for n := 0; ; {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			for range 100 {
-				n++
-				user := sdk.EvalContext{TargetingKey: fmt.Sprintf("user-%d", n)}
-				for _, key := range []string{bad, good} {
-					v := app.BoolDetail(ctx, key, user, false).Variant
-					var err error
-					if key == bad && v == "on" && n%5 == 0 {
-						err = errBroken
-					}
-					app.Observe(key, v, time.Duration(1+n%20)*time.Millisecond, err)
-				}
-			}
-		}
-	})
-	defer func() {
-		close(stop)
-		wg.Wait()
-	}()
+	startSDKApp(t, s, appTraffic{flags: []string{bad, good}, perTick: 100, latencyMS: 1, spreadMS: 20,
+		failEvery: map[flagVariant]int64{{bad, "on"}: 5}})
 
 	plan := rollout.Plan{
 		Stages:   []rollout.Stage{{Percent: 5, Duration: rollout.Duration(3 * time.Second)}, {Percent: 100}},
@@ -95,26 +50,7 @@ func TestGuardedRolloutWithSDKCounts(t *testing.T) {
 		ids[key] = v.ID
 	}
 
-	ended := map[string]*client.RolloutView{}
-	deadline := time.Now().Add(60 * time.Second)
-	for len(ended) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the rollouts did not end within 60s; ended: %v\nserver log:\n%s", slices.Sorted(maps.Keys(ended)), s.logs())
-		}
-		for key, id := range ids {
-			if ended[key] != nil {
-				continue
-			}
-			v, err := admin.GetRollout(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !v.Status.Active() {
-				ended[key] = v
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	ended := waitEnded(t, s, ids, 60*time.Second)
 
 	if v := ended[bad]; v.Status != ramp.RolloutRolledBack || !strings.Contains(v.Reason, "critical") {
 		t.Errorf("%s: rollout %s (%s), want rolled_back for a critical error rate", bad, v.Status, v.Reason)
