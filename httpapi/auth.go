@@ -31,17 +31,45 @@ type Principal struct {
 
 type principalKey struct{}
 
+// principalContext is a context that carries a principal. Its Value
+// answers with the context itself, a pointer, so that reading the
+// principal does not allocate.
+type principalContext struct {
+	context.Context
+	p Principal
+}
+
+func (c *principalContext) Value(key any) any {
+	if key == (principalKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
 // WithPrincipal returns a copy of ctx that carries p.
 func WithPrincipal(ctx context.Context, p Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
+	return &principalContext{Context: ctx, p: p}
 }
 
 // PrincipalFromContext returns the principal the authentication middleware
 // stored in ctx, and false if the request was not authenticated (an open
 // route such as /healthz).
 func PrincipalFromContext(ctx context.Context) (Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(Principal)
-	return p, ok
+	if c, ok := ctx.Value(principalKey{}).(*principalContext); ok {
+		return c.p, true
+	}
+	return Principal{}, false
+}
+
+// withPrincipal returns r with p in its context. The context lives in
+// rw, the request's writer, when there is one, so that only the request
+// is copied.
+func withPrincipal(rw *responseWriter, r *http.Request, p Principal) *http.Request {
+	if rw == nil {
+		return r.WithContext(WithPrincipal(r.Context(), p))
+	}
+	rw.principal = principalContext{Context: r.Context(), p: p}
+	return r.WithContext(&rw.principal)
 }
 
 // tokenCache remembers the principals of valid tokens while the change
@@ -126,7 +154,7 @@ func (s *Server) lookupToken(r *http.Request) (Principal, error) {
 		return Principal{}, err
 	}
 	if s.adminHash != nil {
-		sum := sha256.Sum256([]byte(tok))
+		sum := tokenKey(tok)
 		if ramp.HashEqual(sum[:], s.adminHash) {
 			return Principal{Name: AdminActor, Kind: ramp.TokenAdmin}, nil
 		}

@@ -97,6 +97,7 @@ type Server struct {
 	facts     Facts
 	started   time.Time
 
+	// mux routes requests; each of its handlers runs one made by wrap.
 	mux *http.ServeMux
 	// patterns lists every registered route, for the OpenAPI coverage test.
 	patterns []string
@@ -181,21 +182,31 @@ func New(cfg Config) *Server {
 // ServeHTTP sets the security headers, routes the request, and renders
 // unknown paths and methods as problem documents.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rw := &responseWriter{ResponseWriter: w}
+	rw := &responseWriter{ResponseWriter: w, matching: true}
 	// Shared, canonical values assigned directly: no allocation per
 	// request. A handler that changes one replaces the slice (Header.Set),
 	// never writes into it.
-	hdr := rw.Header()
+	hdr := w.Header()
 	hdr["X-Content-Type-Options"] = hdrNosniff
 	hdr["Cache-Control"] = hdrNoStore
 	hdr["Referrer-Policy"] = hdrNoReferrer
 	hdr["Content-Security-Policy"] = hdrCSP
 
-	if h, pattern := s.mux.Handler(r); pattern == "" {
-		s.noRoute(rw, r, h)
+	// One match on the usual path: the mux sets the pattern and path
+	// values and calls a route's handler, which ends rw's matching.
+	s.mux.ServeHTTP(rw, r)
+	if !rw.matching {
 		return
 	}
-	s.mux.ServeHTTP(rw, r)
+	// The mux answered itself, and rw held its answer back: a 404, a 405
+	// or a redirect to the clean form of the path. Those are rare, so the
+	// request is matched again to learn which.
+	rw.matching = false
+	if h, pattern := s.mux.Handler(r); pattern == "" {
+		s.noRoute(rw, r, h)
+	} else {
+		h.ServeHTTP(rw, r) // a redirect to a route
+	}
 }
 
 // The security headers of every answer.
@@ -258,6 +269,10 @@ func (s *Server) handle(pattern string, a access, h handlerFunc) {
 // renders a returned error or a panic, and logs the request.
 func (s *Server) wrap(a access, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw, _ := w.(*responseWriter)
+		if rw != nil {
+			rw.matching = false
+		}
 		start := s.now()
 		actor := ""
 		defer func() {
@@ -268,7 +283,7 @@ func (s *Server) wrap(a access, h handlerFunc) http.Handler {
 				s.writeError(w, r, fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
 			}
 			status := 0
-			if rw, ok := w.(*responseWriter); ok {
+			if rw != nil {
 				status = rw.status
 			}
 			s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
@@ -287,7 +302,7 @@ func (s *Server) wrap(a access, h handlerFunc) http.Handler {
 				return
 			}
 			actor = p.Name
-			r = r.WithContext(WithPrincipal(r.Context(), p))
+			r = withPrincipal(rw, r, p)
 		}
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
@@ -295,15 +310,39 @@ func (s *Server) wrap(a access, h handlerFunc) http.Handler {
 	})
 }
 
-// responseWriter records the status for the error renderer and the log.
-// It implements Unwrap so that http.ResponseController reaches the
-// underlying writer's Flush and deadlines.
+// responseWriter records the status for the error renderer and the log,
+// and holds the request's principal. It implements Unwrap so that
+// http.ResponseController reaches the underlying writer's Flush and
+// deadlines.
+//
+// While matching, before a route's handler has the request, only the mux
+// writes to it: its own plain-text answers (404, 405, redirects), which
+// are held back for ServeHTTP to answer again. Every handler on the mux
+// goes through wrap, which ends the matching.
 type responseWriter struct {
 	http.ResponseWriter
-	status int
+	status   int
+	matching bool
+	held     http.Header // the header of a held-back answer
+	// principal is the context of an authenticated request, allocated
+	// with the writer rather than on its own.
+	principal principalContext
+}
+
+func (w *responseWriter) Header() http.Header {
+	if w.matching {
+		if w.held == nil {
+			w.held = http.Header{}
+		}
+		return w.held
+	}
+	return w.ResponseWriter.Header()
 }
 
 func (w *responseWriter) WriteHeader(status int) {
+	if w.matching {
+		return
+	}
 	if w.status == 0 {
 		w.status = status
 	}
@@ -311,6 +350,9 @@ func (w *responseWriter) WriteHeader(status int) {
 }
 
 func (w *responseWriter) Write(b []byte) (int, error) {
+	if w.matching {
+		return len(b), nil
+	}
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
@@ -323,6 +365,9 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // FlushError flushes the wrapped writer; http.ResponseController calls it.
 // A flush sends the header, so the status is recorded first.
 func (w *responseWriter) FlushError() error {
+	if w.matching {
+		return nil
+	}
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
