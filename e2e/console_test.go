@@ -266,7 +266,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	p.waitText(patience, "#pct-value-production", "0%")
 
 	// Set 5% in production.
-	p.do("set 5%", chromedp.SetValue(css("#pct-production"), "5"), chromedp.Click(css("#set-production")))
+	p.setInput("#pct-production", "5")
+	p.do("set 5%", chromedp.Click(css("#set-production")))
 	p.waitText(patience, "#pct-value-production", "5%")
 	if got := statusPercentage(t, s, flag, "production"); got != 5 {
 		t.Fatalf("the server serves %v%% after the console set 5%%", got)
@@ -310,11 +311,14 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Start a compressed guarded rollout from the flag page: the standard
 	// template's guards (error rate, p99 latency) with stages of seconds.
-	p.do("start the rollout",
-		chromedp.SetValue(css("#ro-stages"), "5:2s,25:2s,50:1h,100"),
-		chromedp.SetValue(css("#ro-interval"), "1s"),
-		chromedp.Click(css("#ro-start")),
-		chromedp.WaitVisible(css("#stages")))
+	// The page redraws as the stream reports changes (the 5% above); what
+	// is typed in its forms must survive that.
+	p.setInput("#ro-stages", "5:2s,25:2s,50:1h,100")
+	p.setInput("#ro-interval", "1s")
+	p.do("start the rollout", chromedp.Click(css("#ro-start")), chromedp.WaitVisible(css("#stages")))
+	if got := p.text("#stages"); !strings.Contains(got, "min 2s") {
+		t.Fatalf("the rollout did not take the typed stages 5:2s,25:2s,50:1h,100; its stages:\n%s", got)
+	}
 	jsEval[bool](p, `(window.rampNoReload = true)`)
 	p.waitText(patience, "#ro-status", "running")
 	p.waitText(60*time.Second, "#ro-percent", "25%")

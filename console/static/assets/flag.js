@@ -162,7 +162,11 @@ export async function flagPage(main, [key], params, app) {
     }
   }
 
-  function drawRollouts() {
+  // The form that starts a rollout is built once: redraws caused by other
+  // people's changes replace the table of rollouts above it, never what
+  // someone is typing in it.
+  const rolloutTable = h('div');
+  function startRolloutForm() {
     const env = h('select', { id: 'ro-env', name: 'environment' }, envKeys.map((e) => h('option', { value: e, text: e, selected: e === 'production' })));
     const tpl = h('select', { id: 'ro-template', name: 'template' }, Object.keys(templates.templates).sort().map((t) => h('option', { value: t, text: t, selected: t === 'standard' })));
     const stages = h('input', { id: 'ro-stages', name: 'stages', autocomplete: 'off', spellcheck: 'false', placeholder: '5:72h,25:4d,50:4d,100' });
@@ -198,14 +202,18 @@ export async function flagPage(main, [key], params, app) {
         }
       }
     });
-    put(rolloutBox, h('h2', { id: 'rollouts-h', text: 'Guarded rollouts' }),
+    return form;
+  }
+  put(rolloutBox, h('h2', { id: 'rollouts-h', text: 'Guarded rollouts' }), rolloutTable, startRolloutForm());
+
+  function drawRollouts() {
+    put(rolloutTable,
       rollouts.length ? h('div', { class: 'table-wrap' }, h('table', {},
         h('thead', {}, h('tr', {}, ['Rollout', 'Environment', 'Status', 'Stage', 'Started'].map((t) => h('th', { scope: 'col', text: t })))),
         h('tbody', {}, rollouts.map((r) => h('tr', {},
           h('td', {}, h('a', { href: '#/rollouts/' + r.id, text: '#' + r.id })), h('td', { text: r.environment }),
           h('td', {}, h('span', { class: 'badge ' + r.status, text: r.status })), h('td', { text: String(r.stage + 1) }),
-          h('td', {}, timeEl(r.createdAt))))))) : h('p', { class: 'muted', text: 'No rollout yet.' }),
-      form);
+          h('td', {}, timeEl(r.createdAt))))))) : h('p', { class: 'muted', text: 'No rollout yet.' }));
   }
 
   function drawDetails() {
