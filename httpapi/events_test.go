@@ -98,7 +98,7 @@ func TestEvents(t *testing.T) {
 	t.Cleanup(func() { stopHub(); <-hubDone })
 	sum := sha256.Sum256([]byte(rootToken))
 	api := httpapi.New(httpapi.Config{
-		Store: st, AdminTokenHash: sum[:], Live: h, Heartbeat: time.Second,
+		Store: st, AdminTokenHash: sum[:], Live: h, Counts: st, Heartbeat: time.Second,
 		Rollouts:     rollout.New(rollout.Config{Store: st, Sources: map[string]rollout.Source{rollout.SourceSDK: sdksource.New(st)}}),
 		RolloutStore: st,
 	})

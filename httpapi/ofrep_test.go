@@ -71,6 +71,7 @@ func newOFREPEnv(t *testing.T) *ofrepEnv {
 		AdminTokenHash: sum[:],
 		MaxBodyBytes:   ofrepMaxBody,
 		Live:           h,
+		Counts:         st,
 		Heartbeat:      time.Second,
 		Metrics:        reg,
 		Registerer:     reg,
@@ -664,7 +665,7 @@ func TestOFREPMetrics(t *testing.T) {
 	}
 
 	// Two servers may share a registry.
-	httpapi.New(httpapi.Config{Store: e.store, Live: e.hub, Registerer: e.reg})
+	httpapi.New(httpapi.Config{Store: e.store, Live: e.hub, Counts: e.store, Registerer: e.reg})
 }
 
 // TestOFREPFixtures runs the shared evaluation fixtures through OFREP, so
@@ -755,7 +756,7 @@ func BenchmarkOFREPEvaluateFlag(b *testing.B) {
 		b.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	api := httpapi.New(httpapi.Config{Store: st, Live: h, Registerer: reg})
+	api := httpapi.New(httpapi.Config{Store: st, Live: h, Counts: st, Registerer: reg})
 	body := []byte(`{"context":{"targetingKey":"user-42","country":"NZ"}}`)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

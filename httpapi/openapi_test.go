@@ -166,6 +166,7 @@ func coverageServer(oe *ofrepEnv) *httpapi.Server {
 	return httpapi.New(httpapi.Config{
 		Store:        oe.store,
 		Live:         oe.hub,
+		Counts:       oe.store,
 		Metrics:      oe.reg,
 		Rollouts:     rollout.New(rollout.Config{Store: oe.store}),
 		RolloutStore: oe.store,

@@ -9,8 +9,8 @@ import (
 )
 
 // CountStore is what the SDK metrics endpoint needs of storage: adding
-// the counts SDKs report. The endpoint is served when the Store given in
-// Config also implements it, as the SQLite store does.
+// the counts SDKs report. The endpoint is served when Config.Counts is
+// set, along with Config.Live.
 type CountStore interface {
 	// AddCounts adds counts for env at the time at, per flag, variant and
 	// second, and fails with EINVALID for counts ramp.ValidateCounts
@@ -18,11 +18,11 @@ type CountStore interface {
 	AddCounts(ctx context.Context, env string, at time.Time, counts []ramp.Counts) error
 }
 
-// sdkMetricsRoutes registers POST /sdk/v1/metrics if the store can keep
-// counts.
+// sdkMetricsRoutes registers POST /sdk/v1/metrics if Config.Counts was
+// set.
 func (s *Server) sdkMetricsRoutes() {
-	cs, ok := s.store.(CountStore)
-	if !ok {
+	cs := s.counts
+	if cs == nil {
 		return
 	}
 	s.handle("POST /sdk/v1/metrics", accessSDK, func(w http.ResponseWriter, r *http.Request) error {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ramp-flags/ramp"
+	"github.com/ramp-flags/ramp/httpapi"
 	"github.com/ramp-flags/ramp/sdk"
 )
 
@@ -131,5 +133,19 @@ func TestSDKMetricsFromTheSDK(t *testing.T) {
 	}
 	if off.Requests != 100 || off.Errors != 0 || off.Latency.Counts[0] != 100 {
 		t.Errorf("off: %+v %+v", off, off.Latency)
+	}
+}
+
+// TestSDKMetricsNeedsCounts checks that the route follows Config.Counts,
+// not the type of the store: a SQLite store, which keeps counts, given
+// only as Store leaves it out.
+func TestSDKMetricsNeedsCounts(t *testing.T) {
+	e := newOFREPEnv(t)
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: e.store, Live: e.hub}))
+	t.Cleanup(srv.Close)
+	doRequest(t, srv.Client(), srv.URL, e.sdk, "POST", "/sdk/v1/metrics", countsBody("checkout", "on", 1, 0)).problem(t, 404, "not_found")
+	doRequest(t, srv.Client(), srv.URL, e.sdk, "GET", "/sdk/v1/flags", nil).want(t, 200)
+	if got := e.sumCounts("checkout", "production", "on"); got.Requests != 0 {
+		t.Errorf("a server without Counts stored %+v", got)
 	}
 }

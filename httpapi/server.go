@@ -44,6 +44,10 @@ type Config struct {
 	// Live serves the SDK delivery endpoints (docs/stream.md) and OFREP.
 	// Nil leaves them out.
 	Live Live
+	// Counts stores the counts SDKs report to POST /sdk/v1/metrics
+	// (docs/metrics.md). The route is served with Live only; nil leaves
+	// it out.
+	Counts CountStore
 	// Heartbeat is the interval of keep-alive comments on streams. Zero
 	// means 15 seconds.
 	Heartbeat time.Duration
@@ -85,6 +89,7 @@ type Server struct {
 	now       func() time.Time
 
 	live         Live
+	counts       CountStore
 	rollouts     Rollouts
 	rolloutStore RolloutStore
 	tokens       tokenCache
@@ -123,6 +128,7 @@ func New(cfg Config) *Server {
 		maxBody:      cfg.MaxBodyBytes,
 		now:          cfg.Now,
 		live:         cfg.Live,
+		counts:       cfg.Counts,
 		rollouts:     cfg.Rollouts,
 		rolloutStore: cfg.RolloutStore,
 		heartbeat:    cfg.Heartbeat,

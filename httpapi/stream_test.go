@@ -66,7 +66,7 @@ func newStreamEnv(t *testing.T, cfg hub.Config, heartbeat time.Duration) *stream
 	stop := func() { cancel(); <-done }
 	t.Cleanup(stop)
 	sum := sha256.Sum256([]byte(rootToken))
-	api := httpapi.New(httpapi.Config{Store: st, AdminTokenHash: sum[:], Live: h, Heartbeat: heartbeat})
+	api := httpapi.New(httpapi.Config{Store: st, AdminTokenHash: sum[:], Live: h, Counts: st, Heartbeat: heartbeat})
 	srv := httptest.NewUnstartedServer(api)
 	srv.Listener = smallBuffers{srv.Listener}
 	srv.Start()

@@ -218,7 +218,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	sessions := console.NewSessions(console.SessionConfig{})
 	api := httpapi.New(httpapi.Config{
 		Store: st, Logger: log, AdminTokenHash: adminHash, Sessions: sessions,
-		Live: h, Heartbeat: cfg.Heartbeat,
+		Live: h, Counts: st, Heartbeat: cfg.Heartbeat,
 		Rollouts: &s.moves, RolloutStore: st,
 		Metrics: reg, Registerer: reg,
 		AlertSeverities: cfg.AlertSeverities,

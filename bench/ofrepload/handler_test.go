@@ -60,7 +60,7 @@ func (f *fixture) handler(b *testing.B, metrics bool) http.Handler {
 		b.Fatal(err)
 	}
 	sum := sha256.Sum256([]byte(f.admin))
-	cfg := httpapi.Config{Store: f.store, Live: h, AdminTokenHash: sum[:]}
+	cfg := httpapi.Config{Store: f.store, Live: h, Counts: f.store, AdminTokenHash: sum[:]}
 	if metrics {
 		cfg.Registerer = prometheus.NewRegistry()
 	}
