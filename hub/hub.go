@@ -122,7 +122,7 @@ func (s *State) Document() []byte { return s.Snapshot().Data }
 // per State and shared.
 func (s *State) Snapshot() Event {
 	s.snapOnce.Do(func() {
-		d := document{Environment: s.Environment, Seq: s.Seq, Flags: sortedValues(s.flags), Segments: sortedValues(s.segments)}
+		d := ramp.EnvironmentDocument{Environment: s.Environment, Seq: s.Seq, Flags: sortedValues(s.flags), Segments: sortedValues(s.segments)}
 		s.snap = newEvent(s.Seq, EventSnapshot, mustJSON(d))
 	})
 	return s.snap
@@ -131,21 +131,6 @@ func (s *State) Snapshot() Event {
 // Flag returns the flag with the key, holding only this environment's
 // state, or nil. It must not be modified.
 func (s *State) Flag(key string) *ramp.Flag { return s.flags[key] }
-
-type document struct {
-	Environment string          `json:"environment"`
-	Seq         int64           `json:"seq"`
-	Flags       []*ramp.Flag    `json:"flags"`
-	Segments    []*ramp.Segment `json:"segments"`
-}
-
-type change struct {
-	Seq             int64           `json:"seq"`
-	Flags           []*ramp.Flag    `json:"flags,omitempty"`
-	DeletedFlags    []string        `json:"deletedFlags,omitempty"`
-	Segments        []*ramp.Segment `json:"segments,omitempty"`
-	DeletedSegments []string        `json:"deletedSegments,omitempty"`
-}
 
 // Hub is the live state of every environment. Its methods are safe for
 // concurrent use.
@@ -406,7 +391,7 @@ func (h *Hub) apply(ctx context.Context, page []ramp.AuditEntry) error {
 		h.seq.Store(seq) // tokens and such: nothing to publish
 		return nil
 	}
-	var ch change
+	var ch ramp.EnvironmentChange
 	ch.Seq = seq
 	for key := range segKeys {
 		s, err := h.src.GetSegment(ctx, key)

@@ -13,23 +13,13 @@ import (
 	"github.com/ramp-flags/ramp/eval"
 )
 
-// document is the environment document of docs/stream.md: the answer of
-// GET /sdk/v1/flags, the data of a snapshot event and the cache file.
-type document struct {
-	Environment string          `json:"environment"`
-	Seq         int64           `json:"seq"`
-	Flags       []*ramp.Flag    `json:"flags"`
-	Segments    []*ramp.Segment `json:"segments"`
-}
+// document is the environment document of docs/stream.md
+// (ramp.EnvironmentDocument): the answer of GET /sdk/v1/flags, the data of a
+// snapshot event and the cache file.
+type document ramp.EnvironmentDocument
 
-// change is the data of a change event.
-type change struct {
-	Seq             int64           `json:"seq"`
-	Flags           []*ramp.Flag    `json:"flags"`
-	DeletedFlags    []string        `json:"deletedFlags"`
-	Segments        []*ramp.Segment `json:"segments"`
-	DeletedSegments []string        `json:"deletedSegments"`
-}
+// change is the data of a change event (ramp.EnvironmentChange).
+type change ramp.EnvironmentChange
 
 // check rejects a document that cannot be applied as a whole.
 func (d *document) check() error {
