@@ -30,7 +30,7 @@ func newBaselineEnv(t *testing.T, facts httpapi.Facts) *testEnv {
 	sum := sha256.Sum256([]byte(rootToken))
 	logs := &syncBuffer{}
 	api := httpapi.New(httpapi.Config{
-		Store: st, RolloutStore: st, Logger: slog.New(slog.NewTextHandler(logs, nil)), AdminTokenHash: sum[:],
+		Store: st, RolloutStore: st, Baselines: st, Logger: slog.New(slog.NewTextHandler(logs, nil)), AdminTokenHash: sum[:],
 		Sources: map[string]rollout.Source{rollout.SourceSDK: sdksource.New(st)},
 		Facts:   facts,
 	})

@@ -167,6 +167,7 @@ func coverageServer(oe *ofrepEnv) *httpapi.Server {
 		Store:        oe.store,
 		Live:         oe.hub,
 		Counts:       oe.store,
+		Baselines:    oe.store,
 		Metrics:      oe.reg,
 		Rollouts:     rollout.New(rollout.Config{Store: oe.store}),
 		RolloutStore: oe.store,

@@ -68,8 +68,7 @@ type Config struct {
 	AlertSeverities []string
 	// Baselines and Sources serve the baseline routes (ramp baseline):
 	// recorded baselines, and the metric sources they are measured from,
-	// by plan source name. Nil Baselines takes Store if it keeps
-	// baselines, and leaves the routes out if not.
+	// by plan source name. Nil Baselines leaves the routes out.
 	Baselines BaselineStore
 	Sources   map[string]rollout.Source
 	// Facts describe the server for GET /api/v1/server.
@@ -149,9 +148,6 @@ func New(cfg Config) *Server {
 		s.now = time.Now
 	}
 	s.baselines, s.sources, s.facts, s.started = cfg.Baselines, cfg.Sources, cfg.Facts, s.now()
-	if s.baselines == nil {
-		s.baselines, _ = cfg.Store.(BaselineStore) // a store that keeps baselines serves them
-	}
 	if s.facts.AlertSeverities == nil {
 		s.facts.AlertSeverities = cfg.AlertSeverities
 	}

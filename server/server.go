@@ -209,10 +209,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	// Recorded baselines (ramp baseline), where the store keeps them.
-	baselines, _ := st.(httpapi.BaselineStore)
 	driver, _, _ := ParseDB(cfg.DB, cfg.DataDir)
-	s.ctlCfg = rollout.Config{Store: st, Sources: sources, Logger: log, Notifier: s.notifier, Baselines: baselines}
+	s.ctlCfg = rollout.Config{Store: st, Sources: sources, Logger: log, Notifier: s.notifier, Baselines: st}
 	s.ctl = rollout.New(s.ctlCfg)
 	s.moves.set(s.ctl)
 	sessions := console.NewSessions(console.SessionConfig{})
@@ -222,7 +220,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Rollouts: &s.moves, RolloutStore: st,
 		Metrics: reg, Registerer: reg,
 		AlertSeverities: cfg.AlertSeverities,
-		Baselines:       baselines, Sources: sources,
+		Baselines:       st, Sources: sources,
 		Facts: httpapi.Facts{Version: cfg.Version, StoreDriver: driver, DataDir: cfg.DataDir,
 			PrometheusURL: cfg.PrometheusURL, Webhooks: len(cfg.Webhooks), AlertSeverities: cfg.AlertSeverities},
 	})

@@ -26,6 +26,7 @@ type Store interface {
 	httpapi.Store
 	httpapi.RolloutStore
 	httpapi.CountStore
+	httpapi.BaselineStore
 	hub.Source
 	rollout.Store
 	sdksource.Store
