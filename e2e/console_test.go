@@ -277,37 +277,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// An application embeds the SDK and reports healthy counts: about
 	// 10,000 requests a second, the same latency and no errors on both
 	// paths, so that every guard passes and the rollout advances.
-	tok, err := admin.CreateToken(ctx, client.TokenRequest{Name: "shop", Kind: ramp.TokenSDK, Environment: "production"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := sdk.New(ctx, sdk.Config{URL: s.url, Token: tok.Secret, ReportInterval: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("start the SDK: %v", err)
-	}
-	defer app.Close()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for n := 0; ; {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			for range 100 {
-				n++
-				v := app.BoolDetail(ctx, flag, sdk.EvalContext{TargetingKey: fmt.Sprintf("user-%d", n)}, false).Variant
-				app.Observe(flag, v, time.Duration(5+n%20)*time.Millisecond, nil)
-			}
-		}
-	})
-	defer func() {
-		close(stop)
-		wg.Wait()
-	}()
+	app := startSDKApp(t, s, appTraffic{flags: []string{flag}, perTick: 100, latencyMS: 5, spreadMS: 20}).client
 
 	// Start a compressed guarded rollout from the flag page: the standard
 	// template's guards (error rate, p99 latency) with stages of seconds.
