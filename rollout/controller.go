@@ -295,8 +295,6 @@ func (c *Controller) Tick(ctx context.Context) error {
 	c.active, c.ended = now, map[int64]bool{}
 	c.mu.Unlock()
 	for _, id := range gone {
-		// Ended outside the controller: the kill switch, an alert, or the
-		// deletion of its flag or environment. Say so, as for any end.
 		r, err := c.store.GetRollout(ctx, id)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("rollout %d: %w", id, err))
@@ -305,9 +303,26 @@ func (c *Controller) Tick(ctx context.Context) error {
 		c.mu.Lock()
 		delete(c.last, id)
 		c.mu.Unlock()
+		if endedByTransition(r) {
+			continue // announced by the controller that took it, on another replica
+		}
+		// Ended outside any controller: the kill switch, an alert, or the
+		// deletion of its flag or environment. Say so, as for any end.
 		c.notify(ctx, Event{Rollout: r, Action: ramp.ActionRolloutAbort, Reason: r.Reason, Time: r.UpdatedAt})
 	}
 	return errors.Join(errs...)
+}
+
+// endedByTransition reports whether r ended by a controller's transition
+// (its last recorded transition is the end), rather than by a change
+// outside the controller, which records none.
+func endedByTransition(r *ramp.Rollout) bool {
+	st, err := DecodeState(r.State)
+	if err != nil || len(st.Transitions) == 0 {
+		return false
+	}
+	last := st.Transitions[len(st.Transitions)-1]
+	return !last.Status.Active() && last.Status == r.Status
 }
 
 func (c *Controller) step(ctx context.Context, r *ramp.Rollout) error {

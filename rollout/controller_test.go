@@ -417,6 +417,49 @@ func TestKillSwitchStopsTheController(t *testing.T) {
 	}
 }
 
+// TestManualEndOnAnotherReplica: a rollout aborted, or promoted to its
+// end, through a replica that does not run the controller is announced
+// once, by that replica; the leader sees it gone and stays silent. Ended
+// by the kill switch, the leader announces it (above).
+func TestManualEndOnAnotherReplica(t *testing.T) {
+	for _, end := range []string{ramp.ActionRolloutAbort, ramp.ActionRolloutComplete} {
+		t.Run(end, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := context.Background()
+			leader, replica := f.ctl, f.newController()
+			r, err := replica.Start(ctx, "alice", "checkout", "production", plan())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.run(3*time.Minute, leader)
+			switch end {
+			case ramp.ActionRolloutAbort:
+				_, err = replica.Abort(ctx, "carol", r.ID, "wrong build")
+			default:
+				for got := r; err == nil && got.Status.Active(); {
+					got, err = replica.Promote(ctx, "carol", r.ID, "")
+				}
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.rollout(r.ID); got.Status.Active() {
+				t.Fatalf("rollout still %s", got.Status)
+			}
+			f.run(3*time.Minute, leader)
+			ends := 0
+			for _, a := range f.notes.actions() {
+				if a == ramp.ActionRolloutAbort || a == ramp.ActionRolloutComplete {
+					ends++
+				}
+			}
+			if acts := f.notes.actions(); ends != 1 || acts[len(acts)-1] != end {
+				t.Errorf("notifications %v: want the end (%s) once", acts, end)
+			}
+		})
+	}
+}
+
 func TestStartNeedsAConfiguredSource(t *testing.T) {
 	f := newFixture(t)
 	p := plan()
