@@ -135,7 +135,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 
 	// The write connection is opened first: it switches the file to WAL,
 	// which the read-only connections cannot do.
-	if err := s.checkPragmas(ctx, s.w); err != nil {
+	if err := whileBusy(ctx, o.busyTimeout, func() error { return s.checkPragmas(ctx, s.w) }); err != nil {
 		s.w.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -153,11 +153,42 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if err := s.checkPragmas(ctx, s.r); err != nil {
+	if err := whileBusy(ctx, o.busyTimeout, func() error { return s.checkPragmas(ctx, s.r) }); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	return s, nil
+}
+
+// whileBusy calls fn until it succeeds, fails otherwise than with a busy
+// database, or timeout has passed. SQLite answers some lock conflicts of a
+// new connection's first statements at once with SQLITE_BUSY, without
+// waiting in its busy handler: while another process opening the same file
+// switches it to WAL or recovers its WAL, for one.
+func whileBusy(ctx context.Context, timeout time.Duration, fn func() error) error {
+	deadline := time.Now().Add(timeout)
+	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		err := fn()
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var se *sqlitedrv.Error
+	if errors.As(err, &se) {
+		return se.Code()&0xff == sqlite3.SQLITE_BUSY
+	}
+	return strings.Contains(err.Error(), "database is locked")
 }
 
 func cloneValues(v url.Values) url.Values {
