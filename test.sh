@@ -97,6 +97,7 @@ fuzz ./cmd/ramp FuzzParsePercent
 fuzz ./cmd/ramp FuzzApplyFile
 fuzz ./cmd/ramp FuzzParseAttr
 fuzz ./sdk FuzzSSE
+fuzz ./sdk FuzzDecode
 fuzz ./judge FuzzEvaluate
 
 step "all tests passed"

@@ -432,8 +432,17 @@ func set(xs []string) map[string]struct{} {
 
 func decodeValue(t ramp.FlagType, raw json.RawMessage) (any, error) {
 	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, fmt.Errorf("value is not JSON: %w", err)
+	// Booleans, the values of most flags, as the server writes them;
+	// anything else through encoding/json.
+	switch string(raw) {
+	case "true":
+		v = true
+	case "false":
+		v = false
+	default:
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("value is not JSON: %w", err)
+		}
 	}
 	ok := false
 	switch t {

@@ -14,7 +14,7 @@ func readCache(path string) (*document, error) {
 		return nil, err
 	}
 	var d document
-	if err := json.Unmarshal(b, &d); err != nil {
+	if err := decode(b, &d); err != nil {
 		return nil, fmt.Errorf("not an environment document: %w", err)
 	}
 	if err := d.check(); err != nil {

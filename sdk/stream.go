@@ -320,7 +320,7 @@ func (c *Client) handle(ev sseEvent) {
 	switch ev.typ {
 	case "snapshot":
 		var d document
-		err := json.Unmarshal(ev.data, &d)
+		err := decode(ev.data, &d)
 		if err == nil {
 			err = d.check()
 		}
@@ -331,7 +331,7 @@ func (c *Client) handle(ev sseEvent) {
 		c.apply(d.update(), "stream")
 	case "change":
 		var ch change
-		err := json.Unmarshal(ev.data, &ch)
+		err := decode(ev.data, &ch)
 		if err == nil {
 			err = ch.check()
 		}
@@ -381,7 +381,7 @@ func (c *Client) pollOnce(ctx context.Context) error {
 		return errEventTooLarge
 	}
 	var d document
-	if err := json.Unmarshal(body, &d); err != nil {
+	if err := decode(body, &d); err != nil {
 		return fmt.Errorf("GET %s: malformed environment document: %w", c.ep.flags, err)
 	}
 	if err := d.check(); err != nil {

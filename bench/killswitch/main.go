@@ -28,6 +28,7 @@
 //	go run ./bench/killswitch                            # 1,000 SDK clients, 5 rounds
 //	go run ./bench/killswitch -clients 10000 -rounds 10
 //	go run ./bench/killswitch -clients 10000 -client recv
+//	go run ./bench/killswitch -cpuprofile /tmp/clients.prof   # where the clients' CPU goes
 package main
 
 import (
@@ -42,6 +43,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +67,7 @@ type config struct {
 	clients, rounds, parallel    int
 	settle, timeout              time.Duration
 	verbose                      bool
+	cpuProfile                   string
 	serverPID                    int // 0: not known
 }
 
@@ -84,6 +87,7 @@ func main() {
 	flag.DurationVar(&c.settle, "settle", time.Second, "pause after every client serves on, before the rollback")
 	flag.DurationVar(&c.timeout, "timeout", 60*time.Second, "longest wait for all clients to connect or to flip, per step")
 	flag.BoolVar(&c.verbose, "v", false, "print the server's log")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the clients) over the rounds to `file`")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: killswitch [flags]\n\nKill switch propagation to streaming clients.\n\n")
 		flag.PrintDefaults()
@@ -179,6 +183,13 @@ func run(ctx context.Context, c config) error {
 		lasts []time.Duration
 		clis  []time.Duration
 	)
+	if c.cpuProfile != "" {
+		stop, err := startCPUProfile(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	for round := 1; round <= c.rounds; round++ {
 		if err := sleep(ctx, c.settle); err != nil {
 			return err
@@ -548,4 +559,23 @@ func (v *viewer) apply(ev ssestream.Event) (on, ok bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// startCPUProfile profiles this process, whose CPU is the clients', into
+// path until the returned function is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "killswitch: cpu profile:", err)
+		}
+	}, nil
 }
