@@ -165,12 +165,11 @@ func (s *Server) Change(flags []*ramp.Flag, deletedFlags []string, segments []*r
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
-	ch := map[string]any{"seq": s.seq}
-	var fs []*ramp.Flag
+	ch := ramp.EnvironmentChange{Seq: s.seq, DeletedFlags: deletedFlags, Segments: segments, DeletedSegments: deletedSegments}
 	for _, f := range flags {
 		f = onlyEnv(f, s.env)
 		s.flags[f.Key] = f
-		fs = append(fs, f)
+		ch.Flags = append(ch.Flags, f)
 	}
 	for _, k := range deletedFlags {
 		delete(s.flags, k)
@@ -180,18 +179,6 @@ func (s *Server) Change(flags []*ramp.Flag, deletedFlags []string, segments []*r
 	}
 	for _, k := range deletedSegments {
 		delete(s.segments, k)
-	}
-	if len(fs) > 0 {
-		ch["flags"] = fs
-	}
-	if len(deletedFlags) > 0 {
-		ch["deletedFlags"] = deletedFlags
-	}
-	if len(segments) > 0 {
-		ch["segments"] = segments
-	}
-	if len(deletedSegments) > 0 {
-		ch["deletedSegments"] = deletedSegments
 	}
 	ev := event{seq: s.seq, data: fmt.Appendf(nil, "id: %d\nevent: change\ndata: %s\n\n", s.seq, mustJSON(ch))}
 	s.history = append(s.history, ev)
@@ -384,13 +371,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) documentLocked() []byte {
-	d := map[string]any{
-		"environment": s.env,
-		"seq":         s.seq,
-		"flags":       sortedValues(s.flags),
-		"segments":    sortedValues(s.segments),
-	}
-	return mustJSON(d)
+	return mustJSON(ramp.EnvironmentDocument{Environment: s.env, Seq: s.seq, Flags: sortedValues(s.flags), Segments: sortedValues(s.segments)})
 }
 
 func (s *Server) serveFlags(w http.ResponseWriter, r *http.Request) {
