@@ -60,6 +60,25 @@ if [ ! -x /usr/bin/chromium ]; then
 	fi
 fi
 
+# Node.js and the stock OpenFeature JavaScript SDKs and OFREP providers, for
+# e2e/ofrepjs_test.go: Node.js from the Debian packages when it is missing,
+# the packages with npm ci at the versions of e2e/testdata/ofrepjs's lock
+# file. Without them those tests skip, or fail under CI=true.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		step "install nodejs"
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
+	else
+		echo "test.sh: Node.js is not installed and cannot be installed here (needs root and apt-get):" >&2
+		echo "  install Node.js and npm, or the JavaScript OFREP tests skip (and fail under CI=true)" >&2
+	fi
+fi
+OFREPJS=e2e/testdata/ofrepjs
+if command -v npm >/dev/null && { [ ! -f "$OFREPJS/node_modules/.package-lock.json" ] || [ "$OFREPJS/package-lock.json" -nt "$OFREPJS/node_modules/.package-lock.json" ]; }; then
+	step "npm ci in $OFREPJS"
+	npm ci --prefix "$OFREPJS" --no-audit --no-fund
+fi
+
 # Tools the suite runs, installed at pinned versions into ./.tools.
 TOOLS="$PWD/.tools"
 STATICCHECK_VERSION=v0.8.2
