@@ -182,6 +182,19 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	hubp.Store(h)
 	log.Info("store opened", "db", where, "replica", cfg.ReplicaID)
 	s := &Server{cfg: cfg, log: log, store: st, hub: h, id: cfg.ReplicaID, dbName: where, leaderGauge: leaderMetric(reg)}
+	// Bind before anything else is created: a start that cannot listen
+	// must not leave a first admin token behind that no start line
+	// announced.
+	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			_ = s.ln.Close()
+		}
+	}()
 	var adminHash []byte
 	if cfg.AdminToken != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminToken))
@@ -224,12 +237,6 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Facts: httpapi.Facts{Version: cfg.Version, StoreDriver: driver, DataDir: cfg.DataDir,
 			PrometheusURL: cfg.PrometheusURL, Webhooks: len(cfg.Webhooks), AlertSeverities: cfg.AlertSeverities},
 	})
-	s.ln, err = net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		s.closeNotifier(ctx)
-		st.Close()
-		return nil, fmt.Errorf("listen: %w", err)
-	}
 	s.http = &http.Server{
 		Handler:           console.New(console.Config{API: api, Sessions: sessions, Logger: log}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -237,6 +244,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	opened = true
 	return s, nil
 }
 

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -83,6 +84,32 @@ func TestFirstStartToken(t *testing.T) {
 	}
 	if code := get(t, s2.URL()+"/api/v1/flags", token); code != 200 {
 		t.Errorf("the first token after restart: %d", code)
+	}
+}
+
+// TestBusyPortCreatesNoToken: a start that cannot listen fails before it
+// creates the first admin token, so that the start that succeeds creates
+// it and says so.
+func TestBusyPortCreatesNoToken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := filepath.Join(t.TempDir(), "data")
+	if s, err := server.Open(context.Background(), server.Config{DataDir: dir, Addr: ln.Addr().String()}); err == nil {
+		s.Close()
+		t.Fatal("Open on a busy port succeeded")
+	} else if !strings.Contains(err.Error(), "listen") {
+		t.Errorf("Open on a busy port: %v; want a listen error", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, server.AdminTokenFile)); !os.IsNotExist(err) {
+		t.Errorf("the failed start left a token file (stat: %v)", err)
+	}
+	s, stop := start(t, server.Config{DataDir: dir})
+	defer stop()
+	if s.TokenFile == "" {
+		t.Error("the first start that listens created no admin token")
 	}
 }
 
