@@ -44,13 +44,15 @@ func WithUserAgent(ua string) Option {
 
 // New returns a client of the server at baseURL (for example
 // "http://127.0.0.1:8080"; a missing scheme means http) that authenticates
-// with token. An empty token sends no Authorization header.
+// with token. Spaces and line ends around the token are dropped (a token
+// read from a file often ends with one); an empty token sends no
+// Authorization header.
 func New(baseURL, token string, opts ...Option) *Client {
 	base := strings.TrimRight(strings.TrimSpace(baseURL), "/")
 	if base != "" && !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	c := &Client{base: base, token: token, hc: &http.Client{}, userAgent: "ramp-client"}
+	c := &Client{base: base, token: strings.TrimSpace(token), hc: &http.Client{}, userAgent: "ramp-client"}
 	for _, o := range opts {
 		o(c)
 	}

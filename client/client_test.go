@@ -245,6 +245,24 @@ func TestRequests(t *testing.T) {
 	}
 }
 
+// TestTokenWithLineEnd: a token read from a file with its line end is
+// sent without it, not refused by net/http as a bad header.
+func TestTokenWithLineEnd(t *testing.T) {
+	var auth string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth = r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	if _, err := client.New(srv.URL, " tok\n").ServerMetrics(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if auth != "Bearer tok" {
+		t.Errorf("Authorization %q, want %q", auth, "Bearer tok")
+	}
+}
+
 func TestBaseURLWithoutScheme(t *testing.T) {
 	if got := client.New("localhost:8080/", "").BaseURL(); got != "http://localhost:8080" {
 		t.Errorf("BaseURL = %q", got)
