@@ -160,7 +160,10 @@ func (s *Server) lookupToken(r *http.Request) (Principal, error) {
 		}
 	}
 	id, hash, ok := ramp.ParseToken(tok)
-	if !ok {
+	switch {
+	case !ok && strings.HasPrefix(tok, "ramp_"):
+		return Principal{}, ramp.Errorf(ramp.EUNAUTHORIZED, "the token is cut short or has extra characters: a ramp token is ramp_<kind>_<id>_<secret> with a 16-character id and a 32-character secret; copy it whole")
+	case !ok:
 		return Principal{}, ramp.Errorf(ramp.EUNAUTHORIZED, "the token is not a ramp token (ramp_<kind>_<id>_<secret>)")
 	}
 	t, err := s.store.GetToken(r.Context(), id)

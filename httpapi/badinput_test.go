@@ -38,6 +38,7 @@ func TestBadInput(t *testing.T) {
 		"garbage": "hunter2",
 		"revoked": revoked,
 		"sdk":     sdk,
+		"cut":     e.alice[:len(e.alice)-1],
 	}
 	huge := `{"key":"checkout","type":"boolean","description":"` + strings.Repeat("x", 1<<20) + `"}`
 
@@ -156,7 +157,9 @@ func TestBadInput(t *testing.T) {
 		{name: "unknown token", token: "unknown", method: "POST", path: "/api/v1/flags/checkout/environments/production/rollback",
 			status: 401, code: ramp.EUNAUTHORIZED, detail: "unknown or revoked"},
 		{name: "garbage token", token: "garbage", method: "DELETE", path: "/api/v1/flags/checkout",
-			status: 401, code: ramp.EUNAUTHORIZED},
+			status: 401, code: ramp.EUNAUTHORIZED, detail: "not a ramp token"},
+		{name: "token cut short", token: "cut", method: "GET", path: "/api/v1/flags",
+			status: 401, code: ramp.EUNAUTHORIZED, detail: "cut short or has extra characters"},
 		{name: "revoked token", token: "revoked", method: "POST", path: "/api/v1/flags/checkout/environments/production/percentage",
 			body: `{"percentage":5}`, status: 401, code: ramp.EUNAUTHORIZED, detail: "unknown or revoked"},
 		{name: "basic auth", token: "none", method: "GET", path: "/api/v1/flags", hdr: []string{"Authorization", "Basic YTpi"},
