@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ramp-flags/ramp/eval"
 )
 
 // ErrNotReady is returned, wrapped with its cause, by New when the client
@@ -83,6 +85,9 @@ type Client struct {
 	// reads it without locks.
 	snap   atomic.Pointer[snapshot]
 	status atomic.Int32
+	// waiting is what an evaluation answers while snap is nil: notReady,
+	// or notReady with the last failed attempt's error.
+	waiting atomic.Pointer[eval.Result]
 
 	// mu serializes the writers of snap and of the connection state.
 	mu         sync.Mutex
@@ -91,6 +96,10 @@ type Client struct {
 	cacheTried bool
 	resync     bool // the next connection asks for a full snapshot
 	ready      chan struct{}
+	// refused is closed when the server refuses the token before the
+	// client has flags: New stops waiting for them.
+	refused     chan struct{}
+	refusedOnce sync.Once
 
 	// Callbacks and their queue; see dispatch.
 	listenMu  sync.Mutex
@@ -161,6 +170,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		clock:     cfg.Clock,
 		comp:      compiler{seed: maphash.MakeSeed(), keySeed: rand.Uint64()},
 		ready:     make(chan struct{}),
+		refused:   make(chan struct{}),
 		wake:      make(chan struct{}, 1),
 		cacheKick: make(chan struct{}, 1),
 		meter:     newMeter(),
@@ -185,6 +195,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return c, nil
 	case <-t.C():
 	case <-ctx.Done():
+	case <-c.refused: // waiting longer would not help
 	}
 	c.bootFromCache()
 	select {
@@ -389,6 +400,11 @@ func (c *Client) setConnected(ok bool, err error) {
 		c.lastErr = nil
 	} else if err != nil {
 		c.lastErr = err
+		if c.snap.Load() == nil {
+			r := *notReady
+			r.ErrorMessage += "; the last attempt: " + err.Error()
+			c.waiting.Store(&r)
+		}
 	}
 	c.updateStatusLocked()
 }

@@ -846,14 +846,27 @@ func TestAdminTokenWithEnvironment(t *testing.T) {
 	}
 }
 
-// TestUnauthorized reports a refused token through New's error and Err.
+// TestUnauthorized reports a refused token through New's error, Err and
+// the evaluations' error message; New does not wait for flags that a
+// refused token cannot bring.
 func TestUnauthorized(t *testing.T) {
 	srv := sdktest.NewServer(t, env, nil, nil)
-	c, err := sdk.New(context.Background(), sdk.Config{URL: srv.URL, Token: "ramp_sdk_wrong", StartTimeout: 100 * time.Millisecond, Logger: testLogger(t)})
+	start := time.Now()
+	c, err := sdk.New(context.Background(), sdk.Config{URL: srv.URL, Token: "ramp_sdk_wrong", StartTimeout: time.Minute, Logger: testLogger(t)})
 	if !errors.Is(err, sdk.ErrNotReady) || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "unknown token") {
 		t.Errorf("err = %v, want ErrNotReady with the 401 and its detail", err)
 	}
 	defer c.Close()
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("New waited %v for a refused token; it should return at once", d)
+	}
+	if err := c.Err(); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("Err() = %v, want the 401", err)
+	}
+	d := c.BoolDetail(context.Background(), "a", sdk.EvalContext{}, true)
+	if !d.Value || d.ErrorCode != sdk.ErrProviderNotReady || !strings.Contains(d.ErrorMessage, "401") || !strings.Contains(d.ErrorMessage, "unknown token") {
+		t.Errorf("evaluation %+v: want the default, PROVIDER_NOT_READY and the 401 in the message", d)
+	}
 }
 
 // TestConcurrentEvaluation evaluates from many goroutines while changes

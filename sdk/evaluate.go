@@ -196,7 +196,8 @@ func (c *Client) Evaluate(ctx context.Context, key string, ec EvalContext) Detai
 	return Detail[any]{Value: copyJSON(r.Value), Variant: r.Variant, Reason: r.Reason, RuleID: r.RuleID}
 }
 
-// notReady is the result of every evaluation before the first snapshot.
+// notReady is the result of every evaluation before the first snapshot,
+// before any attempt to reach the server failed (Client.waiting).
 var notReady = &eval.Result{Reason: eval.ReasonError, ErrorCode: ErrProviderNotReady,
 	ErrorMessage: "the client has no flags yet: it has not reached the server and has no cache file"}
 
@@ -205,6 +206,9 @@ var notReady = &eval.Result{Reason: eval.ReasonError, ErrorCode: ErrProviderNotR
 func (c *Client) evaluate(key string, ec *EvalContext) (*eval.Result, ramp.FlagType) {
 	s := c.snap.Load()
 	if s == nil {
+		if r := c.waiting.Load(); r != nil {
+			return r, ""
+		}
 		return notReady, ""
 	}
 	e := s.index.get(key)

@@ -134,6 +134,9 @@ func (c *Client) lost(err error) {
 	var he *httpError
 	if errors.As(err, &he) && (he.status == http.StatusUnauthorized || he.status == http.StatusForbidden) {
 		c.log.Error("ramp: the server refused the token", "url", c.cfg.URL, "err", err)
+		if c.refused != nil {
+			c.refusedOnce.Do(func() { close(c.refused) })
+		}
 	} else {
 		c.log.Debug("ramp: connection attempt failed", "url", c.cfg.URL, "err", err)
 	}
