@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -169,4 +170,35 @@ func TestSDKSurvivesTheServer(t *testing.T) {
 	waitFor(t, 10*time.Second, "the kill switch to reach the SDK", func() bool {
 		return !boot.Bool(ctx, "checkout", sdk.EvalContext{TargetingKey: "u"}, true)
 	})
+}
+
+// TestSDKConfigurationErrors: the real server's answers to a wrong token
+// and to a missing environment end the SDK's start at once, named in its
+// error and in every evaluation, instead of a wait for StartTimeout.
+func TestSDKConfigurationErrors(t *testing.T) {
+	s := startServer(t, t.TempDir(), "")
+	for name, cfg := range map[string]sdk.Config{
+		"unknown token":       {Token: "ramp_sdk_aaaaaaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"},
+		"missing environment": {Token: s.token, Environment: "prod"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg.URL, cfg.StartTimeout = s.url, time.Minute
+			start := time.Now()
+			c, err := sdk.New(t.Context(), cfg)
+			if c == nil {
+				t.Fatalf("New: %v", err)
+			}
+			defer c.Close()
+			if d := time.Since(start); d > 20*time.Second || !errors.Is(err, sdk.ErrNotReady) {
+				t.Fatalf("New returned after %v with %v; want ErrNotReady at once", d, err)
+			}
+			want := map[string]string{"unknown token": "unknown or revoked", "missing environment": `environment "prod" does not exist`}[name]
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("New: %v; want it to say %q", err, want)
+			}
+			if d := c.BoolDetail(t.Context(), "any", sdk.EvalContext{}, true); !d.Value || !strings.Contains(d.ErrorMessage, want) {
+				t.Errorf("evaluation %+v; want the default and %q", d, want)
+			}
+		})
+	}
 }

@@ -869,6 +869,25 @@ func TestUnauthorized(t *testing.T) {
 	}
 }
 
+// TestMissingEnvironment: an admin token naming an environment the server
+// does not have is a configuration error, like a refused token: New
+// returns at once and names it, and the client keeps trying the stream
+// rather than fall back to polling (a ramp server always streams).
+func TestMissingEnvironment(t *testing.T) {
+	clk := sdktest.NewClock()
+	srv := sdktest.NewServer(t, env, []*ramp.Flag{sdktest.BoolFlag("a", env, 100)}, nil)
+	c, err := sdk.New(context.Background(), sdk.Config{URL: srv.URL, Token: sdktest.AdminToken, Environment: "prod", Clock: clk, Logger: testLogger(t)})
+	if !errors.Is(err, sdk.ErrNotReady) || !strings.Contains(err.Error(), `environment "prod" does not exist`) {
+		t.Errorf("err = %v, want ErrNotReady naming the environment", err)
+	}
+	defer c.Close()
+	srv.ClearRequests()
+	clk.Next(t) // the backoff, not a poll interval
+	if r := srv.NextRequest(t, "/sdk/v1/stream"); r.Query != "environment=prod" {
+		t.Errorf("retry query %q", r.Query)
+	}
+}
+
 // TestConcurrentEvaluation evaluates from many goroutines while changes
 // stream in; run with -race.
 func TestConcurrentEvaluation(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"mime"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -29,7 +30,12 @@ import (
 //     StreamRetryInterval.
 //   - Network errors and other statuses (5xx, 401, 429...) do not cause a
 //     fallback: polling would fail the same way. The client backs off and
-//     tries the stream again.
+//     tries the stream again. Nor does a 404 that is ramp's own problem
+//     document (an environment that does not exist): a ramp server always
+//     streams.
+//   - A refused token (401, 403) or a missing environment (ramp's 404)
+//     is logged as an error and ends New's wait for the first flags:
+//     waiting would not bring them.
 
 // maxQuietStreams is how many connections in a row may deliver nothing
 // before the client decides the stream is being buffered.
@@ -132,8 +138,8 @@ func (c *Client) lost(err error) {
 		err = errStreamEnded
 	}
 	var he *httpError
-	if errors.As(err, &he) && (he.status == http.StatusUnauthorized || he.status == http.StatusForbidden) {
-		c.log.Error("ramp: the server refused the token", "url", c.cfg.URL, "err", err)
+	if errors.As(err, &he) && he.configError() {
+		c.log.Error("ramp: the server refused the client's token or environment", "url", c.cfg.URL, "err", err)
 		if c.refused != nil {
 			c.refusedOnce.Do(func() { close(c.refused) })
 		}
@@ -158,6 +164,14 @@ type httpError struct {
 	method, url string
 	status      int
 	detail      string
+	fromRamp    bool // the answer is a problem document of ramp's
+}
+
+// configError reports whether e says the client's configuration is wrong:
+// a refused token, or an environment the server does not have.
+func (e *httpError) configError() bool {
+	return e.status == http.StatusUnauthorized || e.status == http.StatusForbidden ||
+		e.status == http.StatusNotFound && e.fromRamp
 }
 
 func (e *httpError) Error() string {
@@ -169,10 +183,11 @@ func (e *httpError) Error() string {
 }
 
 // statusError reads an unexpected answer into an *httpError.
-func statusError(resp *http.Response) error {
+func statusError(resp *http.Response) *httpError {
 	e := &httpError{method: resp.Request.Method, url: resp.Request.URL.Redacted(), status: resp.StatusCode}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	var p struct {
+		Type   string `json:"type"`
 		Title  string `json:"title"`
 		Detail string `json:"detail"`
 	}
@@ -181,6 +196,8 @@ func statusError(resp *http.Response) error {
 		if e.detail == "" {
 			e.detail = p.Title
 		}
+		mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		e.fromRamp = mt == "application/problem+json" && strings.HasPrefix(p.Type, "urn:ramp:problem:")
 	}
 	return e
 }
@@ -292,8 +309,9 @@ func (c *Client) streamOnce(ctx context.Context) (o outcome) {
 		o.err = fmt.Errorf("GET %s: answered %q, not text/event-stream", c.ep.stream, resp.Header.Get("Content-Type"))
 		return o
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed || resp.StatusCode == http.StatusNotImplemented:
-		o.unsupported = true
-		o.err = statusError(resp)
+		he := statusError(resp)
+		o.unsupported = !he.fromRamp || resp.StatusCode != http.StatusNotFound
+		o.err = he
 		return o
 	default:
 		o.err = statusError(resp)

@@ -337,6 +337,14 @@ func (s *Server) problem(w http.ResponseWriter, status int, detail string) {
 	_, _ = w.Write(mustJSON(map[string]any{"title": http.StatusText(status), "status": status, "detail": detail}))
 }
 
+// rampProblem answers as the real server does, with a problem type of
+// ramp's.
+func (s *Server) rampProblem(w http.ResponseWriter, status int, typ, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_, _ = w.Write(mustJSON(map[string]any{"type": "urn:ramp:problem:" + typ, "title": http.StatusText(status), "status": status, "detail": detail}))
+}
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	select {
 	case s.requests <- Request{Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone()}:
@@ -349,8 +357,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case "Bearer " + AdminToken:
-		if q := r.URL.Query().Get("environment"); q != s.env {
-			s.problem(w, http.StatusBadRequest, "an admin token must name the environment")
+		switch q := r.URL.Query().Get("environment"); q {
+		case s.env:
+		case "":
+			s.rampProblem(w, http.StatusBadRequest, "bad_request", "an admin token must name the environment")
+			return
+		default:
+			s.rampProblem(w, http.StatusNotFound, "not_found", fmt.Sprintf("environment %q does not exist", q))
 			return
 		}
 	default:
