@@ -198,8 +198,12 @@ func (fs *fakeServer) handler() http.Handler {
 	}))
 	mux.HandleFunc("POST /api/v1/flags/{key}/environments/{env}/percentage", lock(func(w http.ResponseWriter, r *http.Request) {
 		f, env := fs.flags[r.PathValue("key")], r.PathValue("env")
-		if f == nil || f.Environments[env] == nil {
-			problem(w, 404, "not_found", "no such flag or environment")
+		switch {
+		case f == nil:
+			problem(w, 404, "not_found", fmt.Sprintf("flag %q does not exist", r.PathValue("key")))
+			return
+		case f.Environments[env] == nil:
+			problem(w, 404, "not_found", fmt.Sprintf("environment %q does not exist", env))
 			return
 		}
 		var body struct {
@@ -221,8 +225,12 @@ func (fs *fakeServer) handler() http.Handler {
 	}))
 	mux.HandleFunc("POST /api/v1/flags/{key}/environments/{env}/rollback", lock(func(w http.ResponseWriter, r *http.Request) {
 		f, env := fs.flags[r.PathValue("key")], r.PathValue("env")
-		if f == nil || f.Environments[env] == nil {
-			problem(w, 404, "not_found", "no such flag or environment")
+		switch {
+		case f == nil:
+			problem(w, 404, "not_found", fmt.Sprintf("flag %q does not exist", r.PathValue("key")))
+			return
+		case f.Environments[env] == nil:
+			problem(w, 404, "not_found", fmt.Sprintf("environment %q does not exist", env))
 			return
 		}
 		f.Environments[env].On = false

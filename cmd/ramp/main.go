@@ -53,5 +53,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if hint := hintFor(err); hint != "" {
 		fmt.Fprintln(stderr, hint)
 	}
+	if hint := a.suggestion(ctx, err); hint != "" {
+		fmt.Fprintln(stderr, hint)
+	}
 	return exitFailure
 }
