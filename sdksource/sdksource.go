@@ -14,12 +14,20 @@
 // No counts is not an error: the arms come back empty and the judge finds
 // them inconclusive (too little data). A store that cannot be read is an
 // error, which holds the rollout too.
+//
+// A stage's window grows with every analysis, and the store keeps a row per
+// second: summing a day-long stage anew each minute would read 86,400 rows
+// per variant. The source remembers, per variant and window start, the sum
+// of the seconds that are settled (older than Settle before the window's
+// end, when no report can land in them any more) and reads only the
+// seconds after them.
 package sdksource
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ramp-flags/ramp"
@@ -36,15 +44,43 @@ type Store interface {
 	SumCounts(ctx context.Context, flag, env, variant string, from, to time.Time) (ramp.Counts, error)
 }
 
+// Settle is how long after a second its counts are final. The server
+// counts a report in the second it arrived, by the clock of the replica
+// that took it, so a second can still grow while that report is written
+// or while the replicas' clocks disagree; 30 s covers both with a wide
+// margin.
+const Settle = 30 * time.Second
+
+// forgetAfter is how long a remembered sum is kept without being read:
+// the stage has ended, or the rollout.
+const forgetAfter = time.Hour
+
 // Source is the SDK-reported counts metric source. It implements
 // rollout.Source and is safe for concurrent use if its store is.
 type Source struct {
 	store Store
+
+	mu   sync.Mutex
+	sums map[sumKey]*sum
+}
+
+// sumKey names the window of one variant, by its first second.
+type sumKey struct {
+	flag, env, variant string
+	from               int64
+}
+
+// sum is the counts of a window's settled seconds, from its first up to
+// last, both included.
+type sum struct {
+	last   int64
+	counts ramp.Counts
+	read   time.Time
 }
 
 // New returns a Source reading st.
 func New(st Store) *Source {
-	return &Source{store: st}
+	return &Source{store: st, sums: map[sumKey]*sum{}}
 }
 
 // Arms returns the canary's and the baseline's counts over q's window.
@@ -77,7 +113,7 @@ func (s *Source) Arms(ctx context.Context, q rollout.Query) (canary, baseline ju
 }
 
 func (s *Source) arm(ctx context.Context, q rollout.Query, variant string, to time.Time) (judge.Arm, error) {
-	c, err := s.store.SumCounts(ctx, q.Flag, q.Environment, variant, q.From, to)
+	c, err := s.counts(ctx, sumKey{flag: q.Flag, env: q.Environment, variant: variant, from: q.From.Unix()}, to.Unix())
 	if err != nil {
 		return judge.Arm{}, fmt.Errorf("sdk source: read the counts of %s variant %s: %w", q.Flag, variant, err)
 	}
@@ -88,6 +124,71 @@ func (s *Source) arm(ctx context.Context, q rollout.Query, variant string, to ti
 		a.Latency = emptyArm().Latency
 	}
 	return a, nil
+}
+
+// counts returns the sum of k's counts from the second k.from to the
+// second to: the remembered sum of the settled seconds, the settled
+// seconds after it (which it then remembers), and the seconds after those.
+func (s *Source) counts(ctx context.Context, k sumKey, to int64) (ramp.Counts, error) {
+	now := time.Now()
+	s.mu.Lock()
+	var have sum
+	next := k.from // the first second not in have
+	if p := s.sums[k]; p != nil && p.last <= to {
+		have, next = *p, p.last+1
+	}
+	for key, p := range s.sums {
+		if now.Sub(p.read) > forgetAfter {
+			delete(s.sums, key)
+		}
+	}
+	s.mu.Unlock()
+
+	if settled := to - int64(Settle/time.Second); settled >= next {
+		c, err := s.store.SumCounts(ctx, k.flag, k.env, k.variant, time.Unix(next, 0), time.Unix(settled, 0))
+		if err != nil {
+			return ramp.Counts{}, err
+		}
+		have = sum{last: settled, counts: addCounts(have.counts, c)}
+		next = settled + 1
+	}
+	if have.last != 0 {
+		have.read = now
+		s.mu.Lock()
+		if p := s.sums[k]; p == nil || p.last <= have.last {
+			s.sums[k] = &have
+		}
+		s.mu.Unlock()
+	}
+	if to < next {
+		return have.counts, nil
+	}
+	c, err := s.store.SumCounts(ctx, k.flag, k.env, k.variant, time.Unix(next, 0), time.Unix(to, 0))
+	if err != nil {
+		return ramp.Counts{}, err
+	}
+	return addCounts(have.counts, c), nil
+}
+
+// addCounts returns a + b in new memory: a may be remembered.
+func addCounts(a, b ramp.Counts) ramp.Counts {
+	out := ramp.Counts{Flag: b.Flag, Variant: b.Variant, Requests: a.Requests + b.Requests, Errors: a.Errors + b.Errors}
+	switch ha, hb := a.Latency, b.Latency; {
+	case ha == nil && hb == nil:
+	case ha == nil || hb == nil || len(ha.Counts) != len(hb.Counts):
+		h := hb
+		if h == nil {
+			h = ha
+		}
+		out.Latency = &ramp.Histogram{Bounds: h.Bounds, Counts: append([]float64(nil), h.Counts...), Count: h.Count}
+	default:
+		cs := make([]float64, len(ha.Counts))
+		for i := range cs {
+			cs[i] = ha.Counts[i] + hb.Counts[i]
+		}
+		out.Latency = &ramp.Histogram{Bounds: hb.Bounds, Counts: cs, Count: ha.Count + hb.Count}
+	}
+	return out
 }
 
 // emptyArm returns an arm without data whose latency histogram has the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -116,6 +117,95 @@ func TestArmsNoData(t *testing.T) {
 		if v.Outcome != judge.Inconclusive || !strings.Contains(v.Summary, "too little data") {
 			t.Errorf("verdict on no data: %s %q, want inconclusive for too little data", v.Outcome, v.Summary)
 		}
+	}
+}
+
+// countingStore is the real store, recording the windows it sums and how
+// many seconds they span.
+type countingStore struct {
+	*sqlite.Store
+	mu      sync.Mutex
+	seconds int64
+	froms   []int64
+}
+
+func (c *countingStore) SumCounts(ctx context.Context, flag, env, variant string, from, to time.Time) (ramp.Counts, error) {
+	c.mu.Lock()
+	c.seconds += to.Unix() - from.Unix() + 1
+	c.froms = append(c.froms, from.Unix()-t0.Unix())
+	c.mu.Unlock()
+	return c.Store.SumCounts(ctx, flag, env, variant, from, to)
+}
+
+func (c *countingStore) take() (seconds int64, froms []int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seconds, froms = c.seconds, c.froms
+	c.seconds, c.froms = 0, nil
+	return seconds, froms
+}
+
+// TestArmsReadOnlyNewSeconds: a window that grows by a minute at each
+// analysis costs the store the seconds that are new or not yet settled,
+// not the whole window, and gives the same arms as summing it all: a
+// report that lands late in a second not yet settled counts, as does
+// everything in a new stage's window.
+func TestArmsReadOnlyNewSeconds(t *testing.T) {
+	st := &countingStore{Store: openStore(t)}
+	src := sdksource.New(st)
+	report := func(from, to int) {
+		for sec := from; sec < to; sec++ {
+			add(t, st.Store, t0.Add(time.Duration(sec)*time.Second), counts("on", 2, 1, 1), counts("off", 20, 1, 10))
+		}
+	}
+	look := func(from, to time.Duration) (canary, baseline judge.Arm) {
+		t.Helper()
+		c, b, err := src.Arms(t.Context(), query(t0.Add(from), t0.Add(to)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A fresh source sums the whole window.
+		wc, wb, err := sdksource.New(st.Store).Arms(t.Context(), query(t0.Add(from), t0.Add(to)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(c, wc) || !reflect.DeepEqual(b, wb) {
+			t.Fatalf("window %v to %v: arms %+v / %+v, want %+v / %+v", from, to, c, b, wc, wb)
+		}
+		return c, b
+	}
+
+	report(0, 600)
+	if c, _ := look(0, 10*time.Minute); c.Requests != 1200 {
+		t.Fatalf("first look: %v canary requests, want 1200", c.Requests)
+	}
+	st.take()
+	// Ten more minutes of reports, and one late into a second that the
+	// first look had not settled.
+	report(600, 1200)
+	add(t, st.Store, t0.Add(590*time.Second), counts("on", 1000, 1000, 0))
+	c, _ := look(0, 20*time.Minute)
+	if c.Requests != 2400+1000 {
+		t.Errorf("second look: %v canary requests, want 3400 with the late report", c.Requests)
+	}
+	seconds, froms := st.take()
+	// Per variant: from the first unsettled second (570) to the last (1199).
+	if want := int64(2 * (1200 - 570)); seconds != want {
+		t.Errorf("the second look read %d seconds (windows from %v), want %d", seconds, froms, want)
+	}
+	for _, f := range froms {
+		if f < 570 {
+			t.Errorf("the second look read from second %d again", f)
+		}
+	}
+	// A second guard in the same analysis reads only the unsettled tail.
+	look(0, 20*time.Minute)
+	if seconds, _ := st.take(); seconds != 2*30 {
+		t.Errorf("the same window again read %d seconds, want 60", seconds)
+	}
+	// The next stage starts its own sum.
+	if c, _ := look(15*time.Minute, 20*time.Minute); c.Requests != 600 {
+		t.Errorf("next stage: %v canary requests, want 600", c.Requests)
 	}
 }
 
