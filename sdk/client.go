@@ -96,8 +96,9 @@ type Client struct {
 	cacheTried bool
 	resync     bool // the next connection asks for a full snapshot
 	ready      chan struct{}
-	// refused is closed when the server refuses the token before the
-	// client has flags: New stops waiting for them.
+	// refused is closed when the server refuses the token, or has not
+	// the environment, before the client has flags: New stops waiting
+	// for them.
 	refused     chan struct{}
 	refusedOnce sync.Once
 

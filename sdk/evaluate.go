@@ -199,7 +199,7 @@ func (c *Client) Evaluate(ctx context.Context, key string, ec EvalContext) Detai
 // notReady is the result of every evaluation before the first snapshot,
 // before any attempt to reach the server failed (Client.waiting).
 var notReady = &eval.Result{Reason: eval.ReasonError, ErrorCode: ErrProviderNotReady,
-	ErrorMessage: "the client has no flags yet: it has not reached the server and has no cache file"}
+	ErrorMessage: "the client has no flags yet: none from the server, and no cache file"}
 
 // evaluate returns the result for key and the flag's type ("" when the
 // flag is unknown or broken).

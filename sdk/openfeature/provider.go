@@ -76,7 +76,7 @@ func (p *Provider) Hooks() []of.Hook { return nil }
 func (p *Provider) EventChannel() <-chan of.Event { return p.events }
 
 // notReady explains the PROVIDER_NOT_READY state.
-const notReady = "the ramp client has no flags yet: it has not reached the server and has no cache file"
+const notReady = "the ramp client has no flags yet: none from the server, and no cache file"
 
 // Init starts forwarding the client's notifications as events. It does
 // not wait: sdk.New already waited for the first flags. If the client has
