@@ -135,7 +135,9 @@ func (h hist) quantile(q float64) float64 {
 	if in <= 0 {
 		return end
 	}
-	return start + (end-start)*(rank-below)/in
+	// The share first: bounds near the largest float64 must not
+	// overflow to +Inf, which no verdict can carry in JSON.
+	return start + (end-start)*((rank-below)/in)
 }
 
 // above returns the share of observations above bound i.

@@ -169,8 +169,10 @@ func EvaluateAll(in []Input, opts Options) []Verdict {
 
 // Evaluate judges one guard on the canary's and the baseline's cumulative
 // figures. It never panics and never fails: invalid guards, options or
-// data (NaN, infinities, negative or decreasing counts, errors above
-// requests) give an inconclusive verdict whose Summary says what is wrong.
+// data (NaN, infinities, negative or decreasing counts; errors above
+// requests, for the guards that read errors: a latency guard judges the
+// histogram alone) give an inconclusive verdict whose Summary says what
+// is wrong.
 // It is pure and safe for concurrent use.
 func Evaluate(g Guard, canary, baseline Arm, opts Options) Verdict {
 	v := Verdict{Guard: g.Name, Metric: g.Metric, Outcome: Inconclusive}
