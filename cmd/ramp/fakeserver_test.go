@@ -42,6 +42,21 @@ func newFakeServer(t *testing.T) (*fakeServer, *httptest.Server) {
 	return fs, srv
 }
 
+// flagEnv returns the flag and the environment the request's path names,
+// or answers 404 as the real server does and returns nil.
+func (fs *fakeServer) flagEnv(w http.ResponseWriter, r *http.Request) (*ramp.Flag, string) {
+	f, env := fs.flags[r.PathValue("key")], r.PathValue("env")
+	switch {
+	case f == nil:
+		problem(w, 404, "not_found", fmt.Sprintf("flag %q does not exist", r.PathValue("key")))
+		return nil, ""
+	case f.Environments[env] == nil:
+		problem(w, 404, "not_found", fmt.Sprintf("environment %q does not exist", env))
+		return nil, ""
+	}
+	return f, env
+}
+
 func (fs *fakeServer) envKeys() []string {
 	keys := make([]string, len(fs.envs))
 	for i, e := range fs.envs {
@@ -197,13 +212,8 @@ func (fs *fakeServer) handler() http.Handler {
 		w.WriteHeader(204)
 	}))
 	mux.HandleFunc("POST /api/v1/flags/{key}/environments/{env}/percentage", lock(func(w http.ResponseWriter, r *http.Request) {
-		f, env := fs.flags[r.PathValue("key")], r.PathValue("env")
-		switch {
-		case f == nil:
-			problem(w, 404, "not_found", fmt.Sprintf("flag %q does not exist", r.PathValue("key")))
-			return
-		case f.Environments[env] == nil:
-			problem(w, 404, "not_found", fmt.Sprintf("environment %q does not exist", env))
+		f, env := fs.flagEnv(w, r)
+		if f == nil {
 			return
 		}
 		var body struct {
@@ -224,13 +234,8 @@ func (fs *fakeServer) handler() http.Handler {
 		reply(w, 200, f)
 	}))
 	mux.HandleFunc("POST /api/v1/flags/{key}/environments/{env}/rollback", lock(func(w http.ResponseWriter, r *http.Request) {
-		f, env := fs.flags[r.PathValue("key")], r.PathValue("env")
-		switch {
-		case f == nil:
-			problem(w, 404, "not_found", fmt.Sprintf("flag %q does not exist", r.PathValue("key")))
-			return
-		case f.Environments[env] == nil:
-			problem(w, 404, "not_found", fmt.Sprintf("environment %q does not exist", env))
+		f, env := fs.flagEnv(w, r)
+		if f == nil {
 			return
 		}
 		f.Environments[env].On = false
