@@ -63,6 +63,10 @@ func TestBaselineRecordAndRead(t *testing.T) {
 	reportCounts(t, e.store, now.Add(-20*time.Minute), "checkout", "off", 2000, 10, 40)
 	reportCounts(t, e.store, now.Add(-10*time.Minute), "checkout", "off", 1600, 8, 40)
 	reportCounts(t, e.store, now.Add(-2*time.Hour), "checkout", "off", 99999, 99999, 40) // outside the window
+	// The canary fails more; a baseline is of the off variant alone. (The
+	// server counts reports at their arrival: none lands in the past of
+	// a window already read, which the SDK source remembers.)
+	reportCounts(t, e.store, now.Add(-time.Minute), "checkout", "on", 400, 40, 90)
 
 	var b ramp.Baseline
 	e.do(e.alice, "POST", "/api/v1/flags/checkout/baseline?window=1h", nil).want(t, 201).decode(t, &b)
@@ -86,8 +90,6 @@ func TestBaselineRecordAndRead(t *testing.T) {
 		t.Errorf("latency histogram %+v, want 3600 observations", b.Latency)
 	}
 
-	// Later traffic: the canary now fails more.
-	reportCounts(t, e.store, now.Add(-time.Minute), "checkout", "on", 400, 40, 90)
 	var v struct {
 		Stored *ramp.Baseline `json:"stored"`
 		Live   *struct {

@@ -52,8 +52,13 @@ type Store interface {
 const Settle = 30 * time.Second
 
 // forgetAfter is how long a remembered sum is kept without being read:
-// the stage has ended, or the rollout.
-const forgetAfter = time.Hour
+// the stage has ended, or the rollout. At most maxSums are kept (a caller
+// whose window slides, such as the live baseline, never reads one twice);
+// beyond that the least recently read is forgotten.
+const (
+	forgetAfter = time.Hour
+	maxSums     = 1024
+)
 
 // Source is the SDK-reported counts metric source. It implements
 // rollout.Source and is safe for concurrent use if its store is.
@@ -156,6 +161,9 @@ func (s *Source) counts(ctx context.Context, k sumKey, to int64) (ramp.Counts, e
 		have.read = now
 		s.mu.Lock()
 		if p := s.sums[k]; p == nil || p.last <= have.last {
+			if p == nil && len(s.sums) >= maxSums {
+				s.forgetOldestLocked()
+			}
 			s.sums[k] = &have
 		}
 		s.mu.Unlock()
@@ -168,6 +176,18 @@ func (s *Source) counts(ctx context.Context, k sumKey, to int64) (ramp.Counts, e
 		return ramp.Counts{}, err
 	}
 	return addCounts(have.counts, c), nil
+}
+
+// forgetOldestLocked forgets the least recently read sum. s.mu is held.
+func (s *Source) forgetOldestLocked() {
+	var oldest sumKey
+	var at time.Time
+	for k, p := range s.sums {
+		if at.IsZero() || p.read.Before(at) {
+			oldest, at = k, p.read
+		}
+	}
+	delete(s.sums, oldest)
 }
 
 // addCounts returns a + b in new memory: a may be remembered.
