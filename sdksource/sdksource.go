@@ -169,7 +169,7 @@ func (s *Source) counts(ctx context.Context, k sumKey, to int64) (ramp.Counts, e
 		s.mu.Unlock()
 	}
 	if to < next {
-		return have.counts, nil
+		return addCounts(have.counts, ramp.Counts{}), nil // a copy: have is remembered
 	}
 	c, err := s.store.SumCounts(ctx, k.flag, k.env, k.variant, time.Unix(next, 0), time.Unix(to, 0))
 	if err != nil {
