@@ -111,15 +111,16 @@ step "fuzz (${FUZZTIME:=5s} each)"
 # "context deadline exceeded" and no failing input (go.dev/issue/75804,
 # fixed in Go 1.27). Such a run is retried once; a failure that writes an
 # input under testdata/fuzz, or any other failure, fails the suite.
+inputs() { if [ -d "$1" ]; then find "$1" -type f | wc -l; else echo 0; fi; }
 fuzz() {
 	local corpus="$1/testdata/fuzz/$2" before out
-	before=$(ls "$corpus" 2>/dev/null | wc -l)
+	before=$(inputs "$corpus")
 	if out=$(go test -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" "$1" 2>&1); then
 		echo "$out"
 		return 0
 	fi
 	echo "$out"
-	if [ "$(ls "$corpus" 2>/dev/null | wc -l)" = "$before" ] && grep -q '^    context deadline exceeded$' <<<"$out"; then
+	if [ "$(inputs "$corpus")" = "$before" ] && grep -q '^    context deadline exceeded$' <<<"$out"; then
 		echo "test.sh: $2 stopped at Go's fuzz deadline race (go.dev/issue/75804) with no failing input; running it again"
 		go test -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" "$1"
 		return
