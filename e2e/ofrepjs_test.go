@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,7 +19,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ramp-flags/ramp"
-	"github.com/ramp-flags/ramp/client"
 	"github.com/ramp-flags/ramp/eval"
 )
 
@@ -46,38 +44,6 @@ func needOFREPJS(t *testing.T) string {
 	}
 	t.Skip(msg)
 	return ""
-}
-
-// startConformance starts a server with the conformance flags and returns
-// it with an SDK token of production, once OFREP serves the flags.
-func startConformance(t *testing.T) (*server, string) {
-	t.Helper()
-	s := startServer(t, t.TempDir(), "")
-	c := s.client()
-	for _, js := range conformanceFlags {
-		var f ramp.Flag
-		if err := json.Unmarshal([]byte(js), &f); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.CreateFlag(t.Context(), &f); err != nil {
-			t.Fatalf("create %s: %v", f.Key, err)
-		}
-	}
-	tok, err := c.CreateToken(t.Context(), client.TokenRequest{Name: "js", Kind: ramp.TokenSDK, Environment: ramp.EnvProduction})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, "the flags to be served", func() bool {
-		req, _ := http.NewRequest(http.MethodPost, s.url+"/ofrep/v1/evaluate/flags/checkout", strings.NewReader(`{"context":{"targetingKey":"u"}}`))
-		req.Header.Set("Authorization", "Bearer "+tok.Secret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return s, tok.Secret
 }
 
 // jsDetails is the evaluation details node.mjs and web.mjs print.
