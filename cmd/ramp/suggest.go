@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/ramp-flags/ramp"
 	"github.com/ramp-flags/ramp/client"
 )
 
@@ -30,36 +31,38 @@ func (a *app) suggestion(ctx context.Context, err error) string {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	var keys []string
+	var listErr error
+	c := a.client()
 	switch m[1] {
 	case "flag":
-		flags, err := a.client().ListFlags(ctx, client.FlagFilter{})
-		if err != nil {
-			return ""
-		}
-		for _, f := range flags {
-			keys = append(keys, f.Key)
-		}
+		var flags []*ramp.Flag
+		flags, listErr = c.ListFlags(ctx, client.FlagFilter{})
+		keys = keysOf(flags, func(f *ramp.Flag) string { return f.Key })
 	case "segment":
-		segs, err := a.client().ListSegments(ctx)
-		if err != nil {
-			return ""
-		}
-		for _, s := range segs {
-			keys = append(keys, s.Key)
-		}
+		var segs []*ramp.Segment
+		segs, listErr = c.ListSegments(ctx)
+		keys = keysOf(segs, func(s *ramp.Segment) string { return s.Key })
 	case "environment":
-		envs, err := a.client().ListEnvironments(ctx)
-		if err != nil {
-			return ""
-		}
-		for _, e := range envs {
-			keys = append(keys, e.Key)
-		}
+		var envs []ramp.Environment
+		envs, listErr = c.ListEnvironments(ctx)
+		keys = keysOf(envs, func(e ramp.Environment) string { return e.Key })
+	}
+	if listErr != nil {
+		return ""
 	}
 	if best := closest(m[2], keys); best != "" {
 		return fmt.Sprintf("hint: did you mean %s %q?", m[1], best)
 	}
 	return ""
+}
+
+// keysOf returns the key of each of xs.
+func keysOf[T any](xs []T, key func(T) string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = key(x)
+	}
+	return out
 }
 
 // closest returns the key nearest to typed by edit distance, if it is
